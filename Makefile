@@ -1,0 +1,139 @@
+# mod_s2s_partners — build, test and run.
+#
+# Overridable variables:
+#   LUA        Lua interpreter used for specs             (default: lua5.4)
+#   LUA_PC     pkg-config name of the Lua headers         (default: lua5.4)
+#   PKG_CONFIG pkg-config program                         (default: pkg-config)
+#   CC         C compiler                                 (default: cc)
+#   PROSODY    prosody launcher for `make run`            (default: prosody)
+#   PREFIX, DESTDIR, MODDIR  install locations (see `make install`)
+
+LUA        ?= lua5.4
+LUA_PC     ?= lua5.4
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+PROSODY    ?= prosody
+BUSTED     ?= $(LUA) /usr/bin/busted
+PREFIX     ?= /usr/local
+MODDIR     ?= $(PREFIX)/lib/prosody/modules-s2s-partners
+
+BUILD   := build
+PLUGIN  := $(BUILD)/plugins/mod_s2s_partners
+SO_NAME := s2s_partners.so
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+override CFLAGS += -std=c11 -fPIC -D_POSIX_C_SOURCE=200809L $(WARN) \
+            $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libidn2 libcrypto 2>/dev/null)
+LDLIBS   := $(shell $(PKG_CONFIG) --libs libidn2 libcrypto 2>/dev/null)
+
+SRCS     := $(wildcard module/*.c)
+HDRS     := $(wildcard module/*.h)
+LUA_SRCS := $(wildcard lua/*.lua)
+
+.PHONY: all deps test unit integration lint run install uninstall asan valgrind fuzz fuzz-long bench clean help
+
+all: $(PLUGIN)/$(SO_NAME) $(patsubst lua/%,$(PLUGIN)/%,$(LUA_SRCS))  ## build the C core and stage the plugin in build/plugins
+
+$(PLUGIN)/$(SO_NAME): $(SRCS) $(HDRS) | $(PLUGIN)
+	$(CC) $(CFLAGS) -shared -o $@ $(SRCS) $(LDLIBS)
+
+$(PLUGIN)/%.lua: lua/%.lua | $(PLUGIN)
+	cp $< $@
+
+$(PLUGIN):
+	mkdir -p $@
+
+deps:  ## install the Debian packages needed to build, test and run (as root, when missing)
+	sh scripts/install-deps.sh
+
+test: deps  ## install deps, build, lint, run unit + integration specs and a short fuzz run
+	$(MAKE) all
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) integration
+
+unit: all  ## unit specs only (fast, no servers)
+	$(BUSTED) --run=unit
+
+integration: all  ## integration specs with real Prosody servers on loopback
+	$(BUSTED) --run=integration
+
+lint:  ## cppcheck + clang-tidy style checks for C, luacheck for Lua
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 --suppress=missingIncludeSystem --inline-suppr module
+	luacheck -q lua spec
+
+run: deps all  ## start a real Prosody in the foreground with the example config
+	sh scripts/run-example.sh
+
+install: all  ## install plugin + C core into $(DESTDIR)$(MODDIR)/mod_s2s_partners
+	install -d $(DESTDIR)$(MODDIR)/mod_s2s_partners
+	install -m 0644 $(PLUGIN)/*.lua $(DESTDIR)$(MODDIR)/mod_s2s_partners/
+	install -m 0755 $(PLUGIN)/$(SO_NAME) $(DESTDIR)$(MODDIR)/mod_s2s_partners/
+
+uninstall:  ## remove what `make install` installed
+	rm -rf $(DESTDIR)$(MODDIR)/mod_s2s_partners
+
+asan:  ## build under ASan + UBSan and run the unit specs with it
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	S2SP_PLUGIN_DIR=build-asan/plugins/mod_s2s_partners $(BUSTED) --run=unit
+
+# ---- fuzzing (libFuzzer, clang) and valgrind --------------------------------------------
+#   FUZZ_CC         clang with libFuzzer                      (default: clang)
+#   FUZZ_TIME       seconds per target in `make fuzz-short`    (default: 20; 3 targets)
+#   FUZZ_LONG_TIME  seconds per target in `make fuzz-long`     (default: 600)
+#   VALGRIND        valgrind command                           (default: valgrind)
+# Targets are spec/fuzz/<name>.c linked with every module/*.c and liblua (fuzzers only);
+# new corpus entries go to build-fuzz/corpus/<name>, crashes to build-fuzz/<name>-crash-*.
+FUZZ_CC        ?= clang
+FUZZ_TIME      ?= 20
+FUZZ_LONG_TIME ?= 600
+VALGRIND       ?= valgrind
+FUZZ_TARGETS   := $(basename $(notdir $(wildcard spec/fuzz/fuzz_*.c)))
+FUZZ_CFLAGS    := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                  -fno-sanitize-recover=all -std=c11 -D_POSIX_C_SOURCE=200809L -Imodule \
+                  $(filter-out -Werror,$(WARN)) \
+                  $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libidn2 libcrypto 2>/dev/null)
+FUZZ_LDLIBS    := $(shell $(PKG_CONFIG) --libs $(LUA_PC) libidn2 libcrypto 2>/dev/null)
+FUZZ_RUN        = for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t && \
+		echo "== $$t ($(1) s)" && \
+		build-fuzz/$$t -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t spec/fuzz/corpus/$$t || exit 1; \
+	done
+
+.PHONY: fuzz-short
+
+fuzz:  ## build the libFuzzer targets (spec/fuzz/fuzz_*.c) into build-fuzz/
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		if [ ! -e build-fuzz/$$t ] || \
+		   [ -n "$$(find spec/fuzz/$$t.c $(SRCS) $(HDRS) Makefile -newer build-fuzz/$$t)" ]; then \
+			echo "$(FUZZ_CC) ... -o build-fuzz/$$t"; \
+			$(FUZZ_CC) $(FUZZ_CFLAGS) -o build-fuzz/$$t spec/fuzz/$$t.c $(SRCS) $(FUZZ_LDLIBS) \
+				|| exit 1; \
+		fi; \
+	done
+
+fuzz-short: fuzz  ## run every fuzz target for FUZZ_TIME s (default 20) from its seed corpus
+	@$(call FUZZ_RUN,$(FUZZ_TIME))
+
+fuzz-long: fuzz  ## run every fuzz target for FUZZ_LONG_TIME s (default 600, i.e. 10 min each)
+	@$(call FUZZ_RUN,$(FUZZ_LONG_TIME))
+
+valgrind: all  ## unit specs + spec/valgrind/exercise.lua under valgrind memcheck (no leaks)
+	$(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
+		$(LUA) spec/valgrind/exercise.lua build/plugins/mod_s2s_partners
+	$(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
+		$(BUSTED) --run=unit
+
+clean:  ## remove build products
+	rm -rf build build-asan build-fuzz
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14

@@ -1,0 +1,22 @@
+-- Counters exported through Prosody's statistics (mod_http_openmetrics when enabled).
+-- Prosody 0.12.3 requires a labels table on every metric; the host label is added by
+-- module:metric itself for host modules.
+
+local refused = module:metric("counter", "refused", "", "s2s streams refused by partner policy",
+	{ "direction", "reason" });
+local accepted = module:metric("counter", "accepted", "", "s2s streams accepted by partner policy",
+	{ "direction", "method" });
+local bounced = module:metric("counter", "bounced", "", "stanzas bounced because their domain may not federate",
+	{ "reason" });
+local dropped = module:metric("counter", "dropped", "", "partner stanzas dropped by contact rules",
+	{ "partner_type", "kind" });
+local stripped = module:metric("counter", "status_stripped", "", "status notes removed from presence to public partners",
+	{ "partner_type" });
+
+return {
+	refused = function (direction, reason) refused:with_labels(direction, reason):add(1); end;
+	accepted = function (direction, method) accepted:with_labels(direction, method):add(1); end;
+	bounced = function (reason) bounced:with_labels(reason):add(1); end;
+	dropped = function (partner_type, kind) dropped:with_labels(partner_type, kind):add(1); end;
+	stripped = function (partner_type) stripped:with_labels(partner_type):add(1); end;
+};

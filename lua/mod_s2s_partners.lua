@@ -1,0 +1,27 @@
+-- mod_s2s_partners: per-partner federation policy for server-to-server streams.
+--
+-- Lists the organisations a virtual host federates with ("XMPP federated partners") and, for
+-- each, which stream authentication methods are allowed (SASL EXTERNAL over TLS, dialback over
+-- TLS, dialback over TCP) and which contact rules apply to its users. Unlisted domains are
+-- refused unless a default policy is configured. Mistakes fail closed.
+--
+-- The decisions and data live in the C core (s2s_partners.so, next to this file); this plugin
+-- wires them to Prosody's events. One concern per library file:
+--   policy.lib.lua    compiling the configuration, fail-closed state, reload
+--   streams.lib.lua   stream establishment, both directions (TLS / SASL EXTERNAL / dialback)
+--   contacts.lib.lua  partner types: subscriptions, messages, status notes
+--   metrics.lib.lua   counters
+
+local dir = module:get_directory();
+if not package.cpath:find(dir .. "/?.so", 1, true) then
+	package.cpath = dir .. "/?.so;" .. package.cpath;
+end
+
+local core = require "s2s_partners";
+
+local metrics = module:require("metrics");
+local policy = module:require("policy")(core);
+module:require("streams")(policy, metrics);
+module:require("contacts")(policy, metrics);
+
+module.environment.s2s_partners_policy = policy;

@@ -1,0 +1,322 @@
+-- Stream establishment with partners, both directions (SPEC §2, §3).
+--
+-- Earlier hooks shape what is offered (incoming) and attempted (outgoing) so that an allowed
+-- method is the one negotiated, and refuse early where no allowed method can follow (so the
+-- peer gets a clear stream error at once instead of a hanging dialback). The authoritative
+-- check is at s2s-authenticated: the method actually used must be one the partner allows.
+
+local st = require "util.stanza";
+local errors = require "util.error";
+local nameprep = require "util.encodings".stringprep.nameprep;
+
+local xmlns_stream = "http://etherx.jabber.org/streams";
+local xmlns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
+local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+local xmlns_dialback_feature = "urn:xmpp:features:dialback";
+
+local method_names = {
+	sasl_tls = "SASL EXTERNAL over TLS";
+	tls_dialback = "dialback over TLS";
+	tcp_dialback = "dialback without TLS";
+};
+
+local function allows(partner, method)
+	for _, m in ipairs(partner.methods) do
+		if m == method then return true; end
+	end
+	return false;
+end
+
+local function allowed_list(partner)
+	local names = {};
+	for i, m in ipairs(partner.methods) do names[i] = method_names[m]; end
+	return table.concat(names, ", ");
+end
+
+-- The human-readable reason why `method` is refused for `domain`.
+local function why_not(partner, domain, method)
+	if method == "tcp_dialback" and partner.tls == "required" then
+		return domain .. " requires TLS";
+	elseif method ~= "sasl_tls" and not partner.dialback then
+		return "dialback is not allowed with " .. domain;
+	elseif method == "sasl_tls" and partner.sasl == "not_supported" then
+		return "SASL EXTERNAL is not allowed with " .. domain;
+	elseif method ~= "tcp_dialback" and partner.tls == "not_supported" then
+		return "TLS is not supported with " .. domain;
+	end
+	return ("%s is not allowed with %s (allowed: %s)"):format(method_names[method], domain, allowed_list(partner));
+end
+
+-- The dialback method a stream would use now.
+local function dialback_method(session)
+	return session.secure and "tls_dialback" or "tcp_dialback";
+end
+
+local function remote_of(session)
+	if session.direction == "outgoing" then return session.to_host; end
+	return session.from_host;
+end
+
+return function (policy, metrics)
+	-- Close `session` with a policy-violation stream error; queued stanzas bounce with the same text.
+	local function refuse(session, domain, reason, text)
+		local log = session.log or module._log;
+		log("info", "Refused %s s2s stream %s %s: %s [%s]", session.direction or "?",
+			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text, reason);
+		metrics.refused(session.direction or "unknown", reason);
+		session.s2sp_refused = text;
+		session:close({ condition = "policy-violation", text = text }, nil,
+			errors.new({ type = "cancel", condition = "policy-violation", text = text }));
+	end
+
+	-- Resolve the partner for `domain`; refuses the session when there is none.
+	local function partner_or_refuse(session, domain)
+		local partner, why = policy.resolve(domain);
+		if not partner then
+			refuse(session, domain, domain and "not_partner" or "anonymous", why);
+		end
+		return partner;
+	end
+
+	------------------------------------------------------------------------------------------
+	-- Outgoing: stanzas to domains we may not federate with never leave; the sender is told.
+
+	module:hook("route/remote", function (event)
+		local partner, why = policy.resolve(event.to_host);
+		if partner then return; end -- continue to mod_s2s (priority -1 / -10)
+		local stanza = event.stanza;
+		metrics.bounced(policy.compiled and "not_partner" or "config_invalid");
+		module:log("info", "Not routing %s from %s to %s: %s", stanza.name, stanza.attr.from or event.from_host,
+			stanza.attr.to or event.to_host, why);
+		local t = stanza.attr.type;
+		if t ~= "error" and t ~= "result" and not stanza.attr.xmlns then
+			module:send(st.error_reply(stanza, "cancel", "policy-violation", why));
+		end
+		return true;
+	end, 1000); -- before mod_s2s's route_to_existing_session (-1) and route_to_new_session (-10)
+
+	module:hook("s2sout-created", function (event)
+		local session = event.session;
+		local partner = policy.resolve(session.to_host);
+		if partner and partner.tls == "not_supported" then
+			session.ssl_ctx = false; -- mod_tls's can_do_tls() is false: STARTTLS never started
+		end
+	end, 1000); -- before mod_tls (0) assigns the TLS context
+
+	-- Received stream features, before mod_tls (500) decides about STARTTLS.
+	module:hook_tag(xmlns_stream, "features", function (session, features)
+		if session.type ~= "s2sout_unauthed" then return; end
+		local domain = session.to_host;
+		local partner = partner_or_refuse(session, domain);
+		if not partner then return true; end
+		local starttls = features:get_child("starttls", xmlns_tls);
+		if partner.tls == "required" and not session.secure and not starttls then
+			refuse(session, domain, "tls_required", domain .. " requires TLS but does not offer it");
+			return true;
+		elseif partner.tls == "not_supported" and starttls and starttls:get_child("required") then
+			refuse(session, domain, "tls_not_supported", domain .. " insists on TLS, which is not supported with it");
+			return true;
+		end
+	end, 600);
+
+	-- Between mod_tls (500) and mod_saslauth (150): hide EXTERNAL when it may not be used.
+	module:hook_tag(xmlns_stream, "features", function (session, features)
+		if session.type ~= "s2sout_unauthed" then return; end
+		local domain = session.to_host;
+		local partner = policy.resolve(domain);
+		if not partner then return; end -- refused above
+		local mechanisms = features:get_child("mechanisms", xmlns_sasl);
+		if not allows(partner, "sasl_tls") then
+			if mechanisms then
+				features:maptags(function (tag)
+					if tag.name == "mechanisms" and tag.attr.xmlns == xmlns_sasl then return nil; end
+					return tag;
+				end);
+			end
+			return;
+		end
+		if session.secure and not allows(partner, dialback_method(session)) then
+			local external = false;
+			for mech in (mechanisms and mechanisms:childtags("mechanism") or function () end) do
+				if mech:get_text() == "EXTERNAL" then external = true; end
+			end
+			if not external then
+				refuse(session, domain, "sasl_unavailable", domain .. " did not offer SASL EXTERNAL (does it trust our certificate?), "
+					.. "and dialback is not allowed with it");
+				return true;
+			end
+		end
+	end, 200);
+
+	-- Between mod_saslauth (150) and mod_dialback (100): dialback is about to start.
+	module:hook_tag(xmlns_stream, "features", function (session)
+		if session.type ~= "s2sout_unauthed" then return; end
+		if session.external_auth and session.external_auth ~= "failed" then return; end
+		local domain = session.to_host;
+		local partner = policy.resolve(domain);
+		if not partner then return; end
+		local method = dialback_method(session);
+		if not allows(partner, method) then
+			refuse(session, domain, method, why_not(partner, domain, method));
+			return true;
+		end
+	end, 120);
+
+	-- SASL EXTERNAL failed: mod_dialback (100) would fall back to dialback.
+	module:hook_tag(xmlns_sasl, "failure", function (session)
+		if session.type ~= "s2sout_unauthed" or session.external_auth ~= "failed" then return; end
+		local domain = session.to_host;
+		local partner = policy.resolve(domain);
+		local method = dialback_method(session);
+		if partner and not allows(partner, method) then
+			refuse(session, domain, "sasl_failed", ("SASL EXTERNAL with %s failed (%s), and %s"):format(domain,
+				tostring(session.external_auth_failure_reason), why_not(partner, domain, method)));
+			return true;
+		end
+	end, 110);
+
+	-- Pre-1.0 peers get dialback without features.
+	module:hook("s2sout-authenticate-legacy", function (event)
+		local session = event.origin;
+		local domain = session.to_host;
+		local partner = partner_or_refuse(session, domain);
+		if not partner then return true; end
+		local method = dialback_method(session);
+		if not allows(partner, method) then
+			refuse(session, domain, method, why_not(partner, domain, method));
+			return true;
+		end
+	end, 300); -- before mod_tls (200) and mod_dialback (100)
+
+	------------------------------------------------------------------------------------------
+	-- Incoming: shape the features we offer.
+
+	module:hook("s2s-stream-features", function (event)
+		local origin = event.origin;
+		if origin.type ~= "s2sin_unauthed" then return; end
+		local domain = origin.from_host;
+		if not domain then return; end -- anonymous until it says who it is: strictest offer below
+		local partner = partner_or_refuse(origin, domain);
+		if not partner then return true; end
+		if partner.tls == "not_supported" then
+			origin.ssl_ctx = false; -- mod_tls neither offers nor accepts STARTTLS
+		end
+	end, 1000); -- before mod_tls, mod_saslauth and mod_dialback offer anything (0)
+
+	local function without(features, name, xmlns)
+		features:maptags(function (tag)
+			if tag.name == name and tag.attr.xmlns == xmlns then return nil; end
+			return tag;
+		end);
+	end
+
+	local function require_tls(features)
+		features:maptags(function (tag)
+			if tag.name == "starttls" and tag.attr.xmlns == xmlns_tls then
+				return st.stanza("starttls", { xmlns = xmlns_tls }):tag("required"):up();
+			end
+			return tag;
+		end);
+	end
+
+	module:hook("s2s-stream-features", function (event)
+		local origin, features = event.origin, event.features;
+		if origin.type ~= "s2sin_unauthed" or origin.destroyed then return; end
+		local domain = origin.from_host;
+		local partner = domain and policy.resolve(domain);
+		if not partner then
+			-- Anonymous stream: TLS as required, no EXTERNAL (its identity cannot be checked).
+			without(features, "mechanisms", xmlns_sasl);
+			origin.external_auth = nil;
+			if not origin.secure then
+				require_tls(features);
+				without(features, "dialback", xmlns_dialback_feature);
+			end
+			return;
+		end
+		if not origin.secure and partner.tls == "required" then
+			-- Nothing but STARTTLS before TLS.
+			require_tls(features);
+			without(features, "mechanisms", xmlns_sasl);
+			without(features, "dialback", xmlns_dialback_feature);
+			origin.external_auth = nil;
+		else
+			if not allows(partner, "sasl_tls") then
+				without(features, "mechanisms", xmlns_sasl);
+				origin.external_auth = nil;
+			end
+			if not allows(partner, dialback_method(origin)) then
+				without(features, "dialback", xmlns_dialback_feature);
+			end
+		end
+		if not features.tags[1] then
+			refuse(origin, domain, "no_method", ("no allowed authentication method is available to %s on this stream "
+				.. "(allowed: %s%s)"):format(domain, allowed_list(partner),
+				origin.secure and origin.cert_chain_status ~= "valid" and "; its certificate is not trusted" or ""));
+		end
+	end, -1000); -- after every module has added its offer
+
+	-- Incoming dialback request: check the claimed domain's policy before mod_dialback (0)
+	-- verifies the key (that would open a stream to it).
+	module:hook("stanza/jabber:server:dialback:result", function (event)
+		local origin, stanza = event.origin, event.stanza;
+		if origin.type ~= "s2sin_unauthed" and origin.type ~= "s2sin" then return; end
+		local from = stanza.attr.from and nameprep(stanza.attr.from);
+		if not from then return; end -- mod_dialback closes with improper-addressing
+		local partner = partner_or_refuse(origin, from);
+		if not partner then return true; end
+		local method = dialback_method(origin);
+		if not allows(partner, method) then
+			refuse(origin, from, method, why_not(partner, from, method));
+			return true;
+		end
+	end, 1000);
+
+	-- Incoming SASL EXTERNAL: only where the partner allows it and the stream said who it is.
+	module:hook("stanza/urn:ietf:params:xml:ns:xmpp-sasl:auth", function (event)
+		local origin = event.origin;
+		if origin.type ~= "s2sin_unauthed" then return; end
+		local domain = origin.from_host;
+		local partner = partner_or_refuse(origin, domain);
+		if not partner then return true; end
+		if not allows(partner, "sasl_tls") then
+			refuse(origin, domain, "sasl_tls", why_not(partner, domain, "sasl_tls"));
+			return true;
+		end
+	end, 1000); -- before mod_saslauth (0)
+
+	-- Stanzas on a stream that has not authenticated: refuse the stream (nothing is routed).
+	local function before_auth(event)
+		local origin = event.origin;
+		if origin.type == "s2sin_unauthed" or origin.type == "s2sout_unauthed" then
+			refuse(origin, remote_of(origin), "unauthenticated_stanza", "stanza sent before authentication");
+			return true;
+		end
+	end
+	for _, name in ipairs({ "message", "presence", "iq" }) do
+		module:hook("stanza/" .. name, before_auth, 1000);
+	end
+
+	------------------------------------------------------------------------------------------
+	-- The authoritative check, both directions.
+
+	module:hook("s2s-authenticated", function (event)
+		local session, domain, mechanism = event.session, event.host, event.mechanism;
+		local method = mechanism == "EXTERNAL" and "sasl_tls" or dialback_method(session);
+		local partner = partner_or_refuse(session, domain);
+		if not partner then return false; end
+		if method == "sasl_tls" and not session.secure then
+			refuse(session, domain, "sasl_tls", "SASL EXTERNAL without TLS");
+			return false;
+		end
+		if not allows(partner, method) then
+			refuse(session, domain, method, why_not(partner, domain, method));
+			return false;
+		end
+		session.s2sp_method = method;
+		session.s2sp_partner = partner.domain or "(default)";
+		metrics.accepted(session.direction, method);
+		session.log("info", "Partner %s (%s) authenticated %s by %s", domain, partner.domain or "default policy",
+			session.direction, method_names[method]);
+	end, 1000); -- before mod_s2s's make_authenticated (-1): returning false stops it
+end

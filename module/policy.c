@@ -1,0 +1,266 @@
+/*
+ * mod_s2s_partners — compiled partner policy.
+ *
+ * partners.compile(list [, default]) -> policy, warnings | nil, err
+ * policy:lookup(domain)  -> partner | nil
+ * policy:resolve(domain) -> partner | nil
+ * policy:partners()      -> { partner, ... }
+ * policy:default()       -> partner | nil
+ *
+ * compile() validates every record (validate.c) into a Lua table built once, and indexes the
+ * normalised domains in an open-addressing table owned by the policy userdata (freed from
+ * __gc, so a validation error thrown half-way through leaks nothing). The partner tables live
+ * in the userdata's uservalues: 1 = list of partners in config order, 2 = default partner.
+ */
+#include "policy.h"
+#include "idna.h"
+#include "lua_api.h"
+#include "validate.h"
+
+#include <limits.h>
+#include <stdarg.h>
+
+#define UV_PARTNERS 1
+#define UV_DEFAULT  2
+
+/* Raise "<message>" formatted like lua_pushfstring, without position information. */
+static int raise_error(lua_State *L, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	return lua_error(L);
+}
+
+/* The body of compile(), run under lua_pcall: raises on any refusal. */
+static int compile_protected(lua_State *L)
+{
+	struct s2sp_policy *p;
+	const char *problem;
+	lua_Integer i, n = 0;
+	int pol, partners, warnings, base;
+
+	luaL_checkstack(L, 40, NULL);
+	lua_settop(L, 2);
+	if (!lua_istable(L, 1))
+		raise_error(L, "partners: expected a list of partner records, got %s",
+			    luaL_typename(L, 1));
+	problem = s2sp_list_problem(L, 1, &n);
+	if (problem != NULL)
+		raise_error(L, "partners: expected a list of partner records, got %s", problem);
+	if (n >= INT32_MAX)
+		raise_error(L, "partners: too many partner records");
+
+	/* the userdata first: from here on, what it owns is freed by __gc whatever happens */
+	p = lua_newuserdatauv(L, sizeof *p, 2);
+	s2sp_ptable_init(&p->domains);
+	p->npartners = 0;
+	p->has_default = false;
+	p->closed = false;
+	luaL_setmetatable(L, S2SP_POLICY_MT);
+	pol = lua_gettop(L);
+	if (s2sp_ptable_reserve(&p->domains, (size_t)n) != 0)
+		raise_error(L, "not enough memory");
+	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+	partners = lua_gettop(L);
+	lua_newtable(L);
+	warnings = lua_gettop(L);
+	base = lua_gettop(L);
+
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, 1, i);
+		s2sp_compile_record(L, p, i, base + 1, 1, warnings);
+		lua_rawseti(L, partners, i);
+		lua_settop(L, base);
+	}
+	p->npartners = (uint32_t)n;
+	if (!lua_isnil(L, 2)) {
+		s2sp_compile_record(L, p, 0, 2, 1, warnings);
+		lua_setiuservalue(L, pol, UV_DEFAULT);
+		p->has_default = true;
+	}
+	lua_pushvalue(L, partners);
+	lua_setiuservalue(L, pol, UV_PARTNERS);
+	lua_pushvalue(L, pol);
+	lua_pushvalue(L, warnings);
+	return 2;
+}
+
+/* partners.compile(list [, default]) -> policy, warnings | nil, err */
+static int l_compile(lua_State *L)
+{
+	int status;
+
+	lua_settop(L, 2);
+	lua_pushcfunction(L, compile_protected);
+	lua_insert(L, 1);
+	status = lua_pcall(L, 2, 2, 0);
+	if (status == LUA_OK)
+		return 2;
+	if (status != LUA_ERRRUN || lua_type(L, -1) != LUA_TSTRING)
+		return lua_error(L); /* out of memory and the like: not a verdict on the config */
+	lua_pushnil(L);
+	lua_insert(L, -2);
+	return 2;
+}
+
+uint32_t s2sp_policy_find(const struct s2sp_policy *p, const char *domain, size_t len)
+{
+	char name[S2SP_DOMAIN_BUFSZ];
+	int n;
+
+	if (s2sp_domain_fast_path(domain, len))
+		return s2sp_ptable_get(&p->domains, domain, len);
+	n = s2sp_normalize(domain, len, name, sizeof name, NULL, 0);
+	if (n < 0)
+		return 0;
+	return s2sp_ptable_get(&p->domains, name, (size_t)n);
+}
+
+static struct s2sp_policy *check_policy(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, S2SP_POLICY_MT);
+}
+
+static struct s2sp_policy *check_open_policy(lua_State *L, int idx)
+{
+	struct s2sp_policy *p = check_policy(L, idx);
+
+	luaL_argcheck(L, !p->closed, idx, "policy is closed");
+	return p;
+}
+
+/* Push the partner owning the string at index 2, or nothing; returns how many were pushed. */
+static int push_lookup(lua_State *L, const struct s2sp_policy *p)
+{
+	const char *domain;
+	size_t len;
+	uint32_t index;
+
+	luaL_checktype(L, 2, LUA_TSTRING);
+	domain = lua_tolstring(L, 2, &len);
+	index = s2sp_policy_find(p, domain, len);
+	if (index == 0)
+		return 0;
+	lua_getiuservalue(L, 1, UV_PARTNERS);
+	lua_rawgeti(L, -1, (lua_Integer)index);
+	return 1;
+}
+
+/* policy:lookup(domain) -> partner | nil */
+static int l_lookup(lua_State *L)
+{
+	if (push_lookup(L, check_open_policy(L, 1)) == 0)
+		lua_pushnil(L);
+	return 1;
+}
+
+/* policy:resolve(domain) -> partner | nil */
+static int l_resolve(lua_State *L)
+{
+	if (push_lookup(L, check_open_policy(L, 1)) == 0)
+		lua_getiuservalue(L, 1, UV_DEFAULT);
+	return 1;
+}
+
+/* policy:partners() -> { partner, ... } (a fresh list, config order) */
+static int l_partners(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+	lua_Integer i;
+
+	lua_getiuservalue(L, 1, UV_PARTNERS);
+	lua_createtable(L, p->npartners > INT_MAX ? INT_MAX : (int)p->npartners, 0);
+	for (i = 1; i <= (lua_Integer)p->npartners; i++) {
+		lua_rawgeti(L, -2, i);
+		lua_rawseti(L, -2, i);
+	}
+	return 1;
+}
+
+/* policy:default() -> partner | nil */
+static int l_default(lua_State *L)
+{
+	check_policy(L, 1);
+	lua_getiuservalue(L, 1, UV_DEFAULT);
+	return 1;
+}
+
+/* #policy -> number of partners */
+static int l_len(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)check_policy(L, 1)->npartners);
+	return 1;
+}
+
+/* tostring(policy) -> "s2s_partners.policy (N partners[, default])" */
+static int l_tostring(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+
+	lua_pushfstring(L, "%s (%I partners%s%s)", S2SP_POLICY_MT, (LUAI_UACINT)p->npartners,
+			p->has_default ? ", default" : "", p->closed ? ", closed" : "");
+	return 1;
+}
+
+/* __gc and __close: free the domain table; lookups on a closed policy raise. */
+static int l_destroy(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+
+	s2sp_ptable_free(&p->domains);
+	p->closed = true;
+	return 0;
+}
+
+/* tostring(warning) -> warning.text */
+static int l_warning_tostring(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (lua_getfield(L, 1, "text") != LUA_TSTRING) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, S2SP_WARNING_MT);
+	}
+	return 1;
+}
+
+void s2sp_open_policy(lua_State *L)
+{
+	static const luaL_Reg functions[] = {
+		{ "compile", l_compile },
+		{ NULL,      NULL      },
+	};
+	static const luaL_Reg policy_methods[] = {
+		{ "lookup",   l_lookup   },
+		{ "resolve",  l_resolve  },
+		{ "partners", l_partners },
+		{ "default",  l_default  },
+		{ NULL,       NULL       },
+	};
+	static const luaL_Reg policy_meta[] = {
+		{ "__gc",       l_destroy  },
+		{ "__close",    l_destroy  },
+		{ "__len",      l_len      },
+		{ "__tostring", l_tostring },
+		{ NULL,         NULL       },
+	};
+	static const luaL_Reg warning_meta[] = {
+		{ "__tostring", l_warning_tostring },
+		{ NULL,         NULL               },
+	};
+
+	luaL_newmetatable(L, S2SP_POLICY_MT);
+	luaL_setfuncs(L, policy_meta, 0);
+	luaL_newlibtable(L, policy_methods);
+	luaL_setfuncs(L, policy_methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, S2SP_WARNING_MT);
+	luaL_setfuncs(L, warning_meta, 0);
+	lua_pop(L, 1);
+
+	luaL_setfuncs(L, functions, 0);
+}

@@ -1,0 +1,32 @@
+/*
+ * mod_s2s_partners — compiled partner policy: partner records validated (SPEC §1, §3), their
+ * domains in a hash table, and the Lua object that answers lookups.
+ */
+#ifndef S2SP_POLICY_H
+#define S2SP_POLICY_H
+
+#include "ptable.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define S2SP_POLICY_MT  "s2s_partners.policy"
+#define S2SP_WARNING_MT "s2s_partners.warning"
+
+/* The C side of a policy userdata; its partner tables live in the userdata's uservalues. */
+struct s2sp_policy {
+	struct s2sp_ptable domains; /* normalised domain -> 1-based partner index */
+	uint32_t npartners;
+	bool has_default;
+	bool closed; /* __close or __gc ran: domains is freed */
+};
+
+/*
+ * The 1-based index of the partner owning domain[0..len), or 0 when none does (also for a
+ * name that is not valid). Input already in normal form (s2sp_domain_fast_path) goes straight
+ * to the table; anything else is normalised first.
+ */
+uint32_t s2sp_policy_find(const struct s2sp_policy *p, const char *domain, size_t len);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * mod_s2s_partners — partner table: normalised domain -> partner index.
+ *
+ * Keys are written by the operator (the configuration), so no seed is needed against
+ * collision floods; lookups, which do come from remote servers, cost one hash and a short
+ * probe whatever the input.
+ */
+#include "ptable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_SLOTS 16
+
+/* FNV-1a, then the murmur3 finaliser so that linear probing sees well-mixed low bits. */
+static uint32_t hash_key(const char *key, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+void s2sp_ptable_init(struct s2sp_ptable *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+static struct s2sp_pslot *probe(const struct s2sp_ptable *t, uint32_t h, const char *key,
+				size_t len)
+{
+	size_t i = h & t->mask;
+
+	for (;;) {
+		struct s2sp_pslot *s = &t->slots[i];
+
+		if (s->value == 0)
+			return s;
+		if (s->hash == h && s->len == len && memcmp(t->arena + s->key, key, len) == 0)
+			return s;
+		i = (i + 1) & t->mask;
+	}
+}
+
+static int rehash(struct s2sp_ptable *t, size_t nslots)
+{
+	struct s2sp_pslot *old = t->slots, *fresh;
+	size_t i, oldn = t->slots != NULL ? t->mask + 1 : 0;
+
+	fresh = calloc(nslots, sizeof *fresh);
+	if (fresh == NULL)
+		return -1;
+	t->slots = fresh;
+	t->mask = nslots - 1;
+	for (i = 0; i < oldn; i++) {
+		if (old[i].value != 0) {
+			size_t j = old[i].hash & t->mask;
+
+			while (fresh[j].value != 0)
+				j = (j + 1) & t->mask;
+			fresh[j] = old[i];
+		}
+	}
+	free(old);
+	return 0;
+}
+
+int s2sp_ptable_reserve(struct s2sp_ptable *t, size_t n)
+{
+	size_t nslots = MIN_SLOTS;
+
+	if (n > SIZE_MAX / 4 / sizeof(struct s2sp_pslot))
+		return -1;
+	while (nslots < 2 * n)
+		nslots *= 2;
+	if (t->slots != NULL && nslots <= t->mask + 1)
+		return 0;
+	return rehash(t, nslots);
+}
+
+static int arena_append(struct s2sp_ptable *t, const char *key, size_t len, size_t *off)
+{
+	if (len > SIZE_MAX / 2 - t->arena_len)
+		return -1;
+	if (t->arena == NULL || t->arena_len + len > t->arena_cap) {
+		size_t cap = t->arena_cap != 0 ? t->arena_cap : 256;
+		char *grown;
+
+		while (cap < t->arena_len + len)
+			cap *= 2;
+		grown = realloc(t->arena, cap);
+		if (grown == NULL)
+			return -1;
+		t->arena = grown;
+		t->arena_cap = cap;
+	}
+	if (len > 0)
+		memcpy(t->arena + t->arena_len, key, len);
+	*off = t->arena_len;
+	t->arena_len += len;
+	return 0;
+}
+
+int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint32_t value,
+		       uint32_t *existing)
+{
+	struct s2sp_pslot *s;
+	uint32_t h;
+	size_t off;
+
+	if (value == 0)
+		return -1;
+	if (t->slots == NULL || 2 * (t->count + 1) > t->mask + 1) {
+		if (s2sp_ptable_reserve(t, t->count + 1) != 0)
+			return -1;
+	}
+	h = hash_key(key, len);
+	s = probe(t, h, key, len);
+	if (s->value != 0) {
+		if (existing != NULL)
+			*existing = s->value;
+		return 1;
+	}
+	if (arena_append(t, key, len, &off) != 0)
+		return -1;
+	s->hash = h;
+	s->value = value;
+	s->key = off;
+	s->len = len;
+	t->count++;
+	return 0;
+}
+
+uint32_t s2sp_ptable_get(const struct s2sp_ptable *t, const char *key, size_t len)
+{
+	if (t->slots == NULL)
+		return 0;
+	return probe(t, hash_key(key, len), key, len)->value;
+}
+
+void s2sp_ptable_free(struct s2sp_ptable *t)
+{
+	free(t->slots);
+	free(t->arena);
+	s2sp_ptable_init(t);
+}

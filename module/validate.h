@@ -1,0 +1,29 @@
+/*
+ * mod_s2s_partners — validation of one partner record (SPEC §1, §3) into its partner table.
+ *
+ * Lua-facing helpers of partners.compile(); the pure-C field parsers are in record.h.
+ */
+#ifndef S2SP_VALIDATE_H
+#define S2SP_VALIDATE_H
+
+#include "lua_api.h"
+#include "policy.h"
+
+/*
+ * When the table at idx is a list (keys exactly 1..n) set *n and return NULL, pushing
+ * nothing; otherwise push and return what is wrong with it ("a table with field \"x\"",
+ * "a table with holes", ...), the same whatever the traversal order.
+ */
+const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n);
+
+/*
+ * Compile the record at stack index rec (index 0: the default partner) and push its partner
+ * table; its domains go into p->domains. Raises a message naming the record on any refusal.
+ * A warning row appends a warning (metatable S2SP_WARNING_MT) to the list at index
+ * `warnings`. `list` is the stack index of the caller's list of records (to name the owner
+ * of a taken domain).
+ */
+void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index, int rec,
+			 int list, int warnings);
+
+#endif

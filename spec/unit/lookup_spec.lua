@@ -1,0 +1,207 @@
+-- policy:lookup / resolve / partners / default: which partner owns a remote domain.
+local partners = require "s2s_partners"
+
+local list = {
+	{ domain = "fabrikam.com", additional_domains = { "corp.fabrikam.com", "it.fabrikam.com" }, type = "federated" },
+	{ domain = "Bücher.Example", tls = "optional" },
+	{ domain = "contoso.com", sasl = "required", dialback = false },
+}
+local default = { type = "public_unverified", tls = "required", sasl = "optional" }
+
+describe("policy:lookup", function()
+	local policy = assert(partners.compile(list, default))
+
+	-- { remote domain as received, index of the owning partner or false }
+	local cases = {
+		{ "fabrikam.com", 1 },
+		{ "FABRIKAM.COM", 1 },
+		{ "fabrikam.com.", 1 },
+		{ "Fabrikam.Com.", 1 },
+		{ "corp.fabrikam.com", 1 },
+		{ "IT.Fabrikam.com.", 1 },
+		{ "ｆａｂｒｉｋａｍ.com", 1 },
+		{ "xn--bcher-kva.example", 2 },
+		{ "XN--BCHER-KVA.EXAMPLE", 2 },
+		{ "bücher.example", 2 },
+		{ "BÜCHER.example.", 2 },
+		{ "bücher。example", 2 },
+		{ "contoso.com", 3 },
+		-- a subdomain or a parent is not the partner
+		{ "sales.fabrikam.com", false },
+		{ "x.corp.fabrikam.com", false },
+		{ "com", false },
+		{ "fabrikam", false },
+		{ "fabrikam.co", false },
+		{ "ontoso.com", false },
+		{ "bucher.example", false },
+		-- names that are not names
+		{ "", false },
+		{ ".", false },
+		{ "fabrikam..com", false },
+		{ ".fabrikam.com", false },
+		{ "fabrikam.com..", false },
+		{ "fabrikam_com", false },
+		{ "user@fabrikam.com", false },
+		{ "fabrikam.com\0", false },
+		{ "*.fabrikam.com", false },
+		{ "xn--zz.example", false },
+		{ "a\255b", false },
+		{ ("a"):rep(300), false },
+		{ ("fabrikam.com."):rep(1000), false },
+	}
+	for _, case in ipairs(cases) do
+		it(("finds %s for %q"):format(case[2] and "partner " .. case[2] or "no partner", case[1]), function()
+			local p = policy:lookup(case[1])
+			if case[2] then
+				assert.equal(policy:partners()[case[2]], p)
+				assert.equal(case[2], p.index)
+			else
+				assert.is_nil(p)
+			end
+		end)
+	end
+
+	it("returns the same cached table for every spelling", function()
+		local p = policy:lookup("xn--bcher-kva.example")
+		assert.equal("table", type(p))
+		assert.equal(p, policy:lookup("Bücher.Example."))
+		assert.equal(p, policy:lookup("xn--bcher-kva.example"))
+	end)
+
+	it("exposes the compiled record", function()
+		local p = policy:lookup("it.fabrikam.com")
+		assert.equal("fabrikam.com", p.domain)
+		assert.same({ "corp.fabrikam.com", "it.fabrikam.com" }, p.additional_domains)
+		assert.equal("federated", p.type)
+		assert.is_true(p.auto_approve)
+		assert.equal("valid", p.class)
+		assert.same({ "sasl_tls", "tls_dialback" }, p.methods)
+		assert.is_nil(p.message)
+		assert.is_false(p.default)
+		local c = policy:lookup("contoso.com")
+		assert.same({ "sasl_tls" }, c.methods)
+		assert.is_nil(c.connection_limit)
+		assert.is_nil(c.connect)
+		assert.is_nil(c.pin)
+	end)
+
+	for _, value in ipairs({ 1, true, {} }) do
+		it("raises an argument error for a " .. type(value) .. " domain", function()
+			assert.has_error(function()
+				policy:lookup(value)
+			end, ("bad argument #1 to 'lookup' (string expected, got %s)"):format(type(value)))
+		end)
+	end
+
+	it("raises an argument error when not called on a policy", function()
+		assert.has_error(function()
+			policy.lookup({}, "fabrikam.com")
+		end, "bad argument #1 to 'lookup' (s2s_partners.policy expected, got table)")
+	end)
+end)
+
+describe("policy:resolve", function()
+	it("returns the partner when there is one", function()
+		local policy = assert(partners.compile(list, default))
+		assert.equal(policy:lookup("corp.fabrikam.com"), policy:resolve("CORP.fabrikam.com."))
+	end)
+
+	it("returns the default partner for unlisted and invalid domains", function()
+		local policy = assert(partners.compile(list, default))
+		local d = policy:default()
+		assert.equal(d, policy:resolve("sales.fabrikam.com"))
+		assert.equal(d, policy:resolve("not a domain"))
+		assert.same({
+			description = "",
+			additional_domains = {},
+			type = "public_unverified",
+			tls = "required",
+			sasl = "optional",
+			dialback = true,
+			keepalive = true,
+			auto_approve = false,
+			class = "valid",
+			methods = { "sasl_tls", "tls_dialback" },
+			default = true,
+		}, d)
+	end)
+
+	it("returns nil for unlisted domains without a default", function()
+		local policy = assert(partners.compile(list))
+		assert.is_nil(policy:default())
+		assert.is_nil(policy:resolve("sales.fabrikam.com"))
+		assert.equal(3, policy:resolve("contoso.com").index)
+	end)
+
+	it("treats an empty default record as the defaults of SPEC §1", function()
+		local policy = assert(partners.compile({}, {}))
+		assert.equal("required", policy:resolve("anyone.example").tls)
+		assert.is_true(policy:resolve("anyone.example").default)
+	end)
+end)
+
+describe("policy:partners", function()
+	it("lists the partners in config order, in a fresh list each time", function()
+		local policy = assert(partners.compile(list, default))
+		local all = policy:partners()
+		assert.equal(3, #all)
+		assert.equal(#policy, #all)
+		assert.same({ "fabrikam.com", "xn--bcher-kva.example", "contoso.com" }, { all[1].domain, all[2].domain, all[3].domain })
+		all[1] = nil
+		assert.equal("fabrikam.com", policy:partners()[1].domain)
+		assert.are_not.equal(all, policy:partners())
+		assert.equal(policy:partners()[2], policy:lookup("bücher.example"))
+	end)
+end)
+
+describe("a closed policy", function()
+	it("refuses lookups instead of answering from freed memory", function()
+		local policy = assert(partners.compile(list, default))
+		do
+			local closing <close> = policy -- luacheck: ignore 211
+		end
+		assert.has_error(function()
+			policy:lookup("fabrikam.com")
+		end, "calling 'lookup' on bad self (policy is closed)")
+		assert.has_error(function()
+			policy:resolve("fabrikam.com")
+		end, "calling 'resolve' on bad self (policy is closed)")
+		assert.equal("s2s_partners.policy (3 partners, default, closed)", tostring(policy))
+	end)
+end)
+
+describe("a policy of 10,000 partners", function()
+	local n = 10000
+	local big = {}
+	for i = 1, n do
+		big[i] = {
+			domain = ("p%d.example"):format(i),
+			additional_domains = { ("xmpp.p%d.example"):format(i), ("bücher%d.example"):format(i) },
+		}
+	end
+	local policy = assert(partners.compile(big))
+
+	it("finds every partner by every domain", function()
+		local missed = 0
+		for i = 1, n do
+			local p = policy:lookup(("p%d.example"):format(i))
+			if not p or p.index ~= i
+				or policy:lookup(("xmpp.p%d.example"):format(i)) ~= p
+				or policy:lookup(("bücher%d.example"):format(i)) ~= p
+				or policy:lookup(partners.normalize(("bücher%d.example"):format(i))) ~= p then
+				missed = missed + 1
+			end
+		end
+		assert.equal(0, missed)
+	end)
+
+	it("finds nobody for names that are not in it", function()
+		local found = 0
+		for i = n + 1, 2 * n do
+			if policy:lookup(("p%d.example"):format(i)) then
+				found = found + 1
+			end
+		end
+		assert.equal(0, found)
+	end)
+end)
