@@ -57,7 +57,7 @@ unit: all  ## unit specs only (fast, no servers)
 	$(BUSTED) --run=unit
 
 integration: all  ## integration specs with real Prosody servers on loopback
-	$(BUSTED) --run=integration
+	$(BUSTED) --run=integration; rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
 
 lint:  ## cppcheck + clang-tidy style checks for C, luacheck for Lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
