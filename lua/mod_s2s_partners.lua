@@ -9,7 +9,9 @@
 -- wires them to Prosody's events. One concern per library file:
 --   policy.lib.lua    compiling the configuration, fail-closed state, reload
 --   streams.lib.lua   stream establishment, both directions (TLS / SASL EXTERNAL / dialback)
+--   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
+--   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters
 
 local dir = module:get_directory();
@@ -22,6 +24,7 @@ local core = require "s2s_partners";
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
 module:require("streams")(policy, metrics);
+module:require("certs")(core, policy, module:require("refuse")(metrics));
 module:require("contacts")(policy, metrics);
 
 module.environment.s2s_partners_policy = policy;

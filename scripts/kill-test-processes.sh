@@ -94,7 +94,7 @@ orphans=""
 for p in /proc/[0-9]*; do
 	p=${p#/proc/}
 	[ "$p" = "$$" ] && continue
-	cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+	cmd=$( { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
 	case "$cmd" in
 	*/tmp/s2sp-it.*) ;;
 	*) continue ;;

@@ -1,0 +1,79 @@
+-- Per-partner key pins (SHA-256 of the SPKI) on real s2s streams: a partner whose certificate
+-- matches a pin federates; one whose certificate matches none is refused although the test CA
+-- trusts it; a pinned partner cannot fall back to a stream without TLS.
+local harness = require "harness"
+local partners = require "s2s_partners"
+
+local T = 8
+
+local function read(path)
+	local f = assert(io.open(path, "rb"))
+	local data = f:read("a")
+	f:close()
+	return data
+end
+
+describe("partner key pins #integration", function()
+	local env, a, alice, bob, carol, dave
+
+	setup(function()
+		env = harness.env()
+		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
+		local c = env:server{ host = "c.test", users = { carol = "carol-pw" } }
+		local d = env:server{ host = "d.test", users = { dave = "dave-pw" } }
+		local b_pin = assert(partners.spki_sha256(read(b.cert)))
+		local c_pin = assert(partners.spki_sha256(read(c.cert)))
+		-- A pin with colons, as operators copy it from `openssl ... -fingerprint`.
+		local b_pin_colons = b_pin:upper():gsub("(%x%x)", "%1:"):sub(1, -2)
+		a = env:server{
+			host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			vhost_options = { s2s_partners = {
+				{ domain = "b.test", type = "federated", pin = { ("0"):rep(64), b_pin_colons } },
+				-- Pinned to b.test's key: c.test's own (CA-trusted) certificate matches none.
+				{ domain = "c.test", type = "federated", pin = b_pin },
+				-- TLS optional: without the pin, TCP dialback would be allowed.
+				{ domain = "d.test", type = "federated", tls = "optional", pin = c_pin },
+			} },
+		}
+		d:configure{ cert = "self_signed" }
+		env:start()
+		local clients = env:client()
+		alice = assert(clients:login{ jid = "alice@a.test", server = a })
+		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		carol = assert(clients:login{ jid = "carol@c.test", server = c })
+		dave = assert(clients:login{ jid = "dave@d.test", server = d })
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("federates with a partner whose key matches one of its pins, both ways", function()
+		assert(alice:send_message("bob@b.test", "pinned hello"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "pinned hello", timeout = T })
+		assert(bob:send_message("alice@a.test", "pinned reply"))
+		assert(alice:expect_message{ from = "bob@b.test", body = "pinned reply", timeout = T })
+	end)
+
+	it("refuses a trusted certificate that matches no pin, and tells the sender", function()
+		assert(alice:send_message("carol@c.test", "to the wrong key"))
+		local e = assert(alice:expect_error{ from = "carol@c.test", kind = "message", timeout = T })
+		assert.matches("matches none of its pinned keys", e.xml, 1, true)
+		assert(a:wait_log("Refused outgoing s2s stream to c%.test: the certificate of c%.test matches none", { timeout = T }))
+		assert(carol:expect_no_message{ from = "alice@a.test", within = 0.5 })
+	end)
+
+	it("refuses an incoming stream from a pinned partner with the wrong key", function()
+		assert(carol:send_message("alice@a.test", "from the wrong key"))
+		assert(carol:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
+		assert(a:wait_log("Refused incoming s2s stream from c%.test: the certificate of c%.test matches none", { timeout = T }))
+		assert(alice:expect_no_message{ from = "carol@c.test", within = 0.5 })
+	end)
+
+	it("refuses a pinned partner whose key does not match even where dialback would be allowed", function()
+		assert(dave:send_message("alice@a.test", "self-signed, not pinned"))
+		assert(dave:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
+		assert(a:wait_log("s2s stream from d%.test: .*pinned keys", { timeout = T }))
+		assert(alice:expect_no_message{ from = "dave@d.test", within = 0.5 })
+	end)
+end)
