@@ -11,6 +11,7 @@
 --   streams.lib.lua   stream establishment, both directions (TLS / SASL EXTERNAL / dialback)
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
+--   limits.lib.lua    connection_limit and keepalive
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters
 
@@ -23,8 +24,10 @@ local core = require "s2s_partners";
 
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
+local refuse = module:require("refuse")(metrics);
 module:require("streams")(policy, metrics);
-module:require("certs")(core, policy, module:require("refuse")(metrics));
+module:require("certs")(core, policy, refuse);
+module:require("limits")(policy, refuse);
 module:require("contacts")(policy, metrics);
 
 module.environment.s2s_partners_policy = policy;

@@ -1,0 +1,50 @@
+-- Per-partner stream limits: `connection_limit` (simultaneous authenticated s2s streams with a
+-- partner, both directions, all its domains) and `keepalive` (whitespace keepalives on idle
+-- streams; without them an idle stream is closed at Prosody's read timeout).
+
+local hosts = prosody.hosts;
+
+return function (policy, refuse)
+	-- Authenticated streams of this host whose remote domain belongs to `partner`.
+	local function count_streams(partner, except)
+		local n = 0;
+		local function counts(session, remote)
+			return session ~= except and not session.destroyed and policy.resolve(remote) == partner;
+		end
+		for session in pairs(prosody.incoming_s2s) do
+			if session.type == "s2sin" and session.to_host == module.host then
+				for remote, state in pairs(session.hosts or {}) do
+					if state.authed and counts(session, remote) then n = n + 1; break; end
+				end
+			end
+		end
+		for remote, session in pairs(hosts[module.host] and hosts[module.host].s2sout or {}) do
+			if session.type == "s2sout" and counts(session, remote) then n = n + 1; end
+		end
+		return n;
+	end
+
+	module:hook("s2s-authenticated", function (event)
+		local session, domain = event.session, event.host;
+		local partner = domain and policy.resolve(domain);
+		if not partner or not partner.connection_limit or partner.default then return; end
+		if session.type == "s2sin" then return; end -- another domain on an already counted stream
+		local n = count_streams(partner, session);
+		if n >= partner.connection_limit then
+			refuse(session, domain, "connection_limit", ("connection limit reached for %s (%d streams)"):format(
+				partner.domain, partner.connection_limit));
+			return false;
+		end
+	end, 990); -- after the method check (1000), before mod_s2s marks the stream authenticated (-1)
+
+	module:hook("s2s-read-timeout", function (event)
+		local session = event.session;
+		local remote = session.direction == "outgoing" and session.to_host or session.from_host;
+		local partner = remote and policy.resolve(remote);
+		if partner and not partner.keepalive then
+			session.log("debug", "Closing idle stream with %s (keepalive is off for it)", remote);
+			session:close();
+			return true;
+		end
+	end, 10); -- before mod_s2s's whitespace keepalive (-1)
+end

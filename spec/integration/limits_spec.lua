@@ -1,0 +1,91 @@
+-- connection_limit and keepalive on real s2s streams.
+local harness = require "harness"
+
+local T = 8
+
+describe("partner connection_limit #integration", function()
+	local env, a, alice, bob, sue
+
+	setup(function()
+		env = harness.env()
+		a = env:server{
+			host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			vhost_options = { s2s_partners = {
+				{ domain = "b.test", additional_domains = { "sub.b.test" }, type = "federated", connection_limit = 2 },
+			} },
+		}
+		local b = env:server{ host = "b.test", extra_hosts = { "sub.b.test" },
+			users = { bob = "bob-pw", ["sue@sub.b.test"] = "sue-pw" } }
+		env:start()
+		local clients = env:client()
+		alice = assert(clients:login{ jid = "alice@a.test", server = a })
+		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		sue = assert(clients:login{ jid = "sue@sub.b.test", password = "sue-pw", server = b })
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("allows streams up to the limit, counting both directions", function()
+		assert(alice:send_message("bob@b.test", "one"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "one", timeout = T })
+		assert(bob:send_message("alice@a.test", "two"))
+		assert(alice:expect_message{ from = "bob@b.test", body = "two", timeout = T })
+	end)
+
+	it("refuses one more stream with the partner (another of its domains) and bounces its stanzas", function()
+		assert(alice:send_message("sue@sub.b.test", "three"))
+		local e = assert(alice:expect_error{ from = "sue@sub.b.test", kind = "message", timeout = T })
+		assert.matches("connection limit reached for b.test (2 streams)", e.xml, 1, true)
+		assert(sue:expect_no_message{ from = "alice@a.test", within = 0.5 })
+	end)
+
+	it("keeps the streams within the limit working", function()
+		assert(alice:send_message("bob@b.test", "still here"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "still here", timeout = T })
+	end)
+end)
+
+describe("partner keepalive #integration", function()
+	local env, a, alice, bob, carol
+
+	setup(function()
+		env = harness.env()
+		a = env:server{
+			host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			-- Idle streams reach the read timeout after a second.
+			global_options = { network_settings = { nagle = false, read_timeout = 1 } },
+			vhost_options = { s2s_partners = {
+				{ domain = "b.test", type = "federated", keepalive = false },
+				{ domain = "c.test", type = "federated" }, -- keepalive = true by default
+			} },
+		}
+		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
+		local c = env:server{ host = "c.test", users = { carol = "carol-pw" } }
+		env:start()
+		local clients = env:client()
+		alice = assert(clients:login{ jid = "alice@a.test", server = a })
+		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		carol = assert(clients:login{ jid = "carol@c.test", server = c })
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("closes an idle stream with a partner without keepalive, and keeps the other one", function()
+		local mark = a:log_mark()
+		assert(alice:send_message("bob@b.test", "then silence"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "then silence", timeout = T })
+		assert(alice:send_message("carol@c.test", "then whitespace"))
+		assert(carol:expect_message{ from = "alice@a.test", body = "then whitespace", timeout = T })
+		assert(a:wait_log("Closing idle stream with b%.test %(keepalive is off for it%)", { since = mark, timeout = T }))
+		assert(harness.util.poll(function()
+			return #a:find_s2s{ remote = "b.test", dir = "out" } == 0
+		end, T))
+		-- c.test got whitespace keepalives instead: its stream is still up after b.test's closed.
+		assert.equal(1, #a:find_s2s{ remote = "c.test", dir = "out" })
+		assert.is_nil(a:log_contains("Closing idle stream with c.test", { since = mark, plain = true }))
+	end)
+end)
