@@ -12,8 +12,19 @@
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
 --   limits.lib.lua    connection_limit and keepalive
+--   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
+--   reconcile.lib.lua closing streams a changed policy no longer allows
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters
+--   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
+
+-- Refuse to load on a Prosody this module was not written and tested for, before hooking
+-- anything: a half-working policy module is worse than a clear error at start.
+local compat = module:require("compat");
+local supported, unsupported = compat.check_version(prosody.version);
+if not supported then
+	error(unsupported, 0);
+end
 
 local dir = module:get_directory();
 if not package.cpath:find(dir .. "/?.so", 1, true) then
@@ -28,6 +39,8 @@ local refuse = module:require("refuse")(metrics);
 module:require("streams")(policy, metrics);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse);
+module:require("reconcile")(policy, refuse);
+module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics);
 
 module.environment.s2s_partners_policy = policy;

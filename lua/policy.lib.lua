@@ -7,7 +7,29 @@ return function (core)
 	local self = {
 		compiled = nil; -- the policy in force (userdata from core.compile), nil = refuse everyone
 		error = nil;    -- why the configuration is not in force, when it is not
+		runtime = {};   -- partner records added by admins at runtime (persisted), in order
+		from_config = 0; -- how many of the compiled partners come from the config file
 	};
+	local store = module:open_store("s2s_partners");
+	local STORE_KEY = "runtime_partners";
+	local listeners = {}; -- called with the new compiled policy after every change
+
+	local function combined(list, runtime)
+		if type(list) ~= "table" then return list; end -- let the core name the type error
+		local all = {};
+		for i, record in ipairs(list) do all[i] = record; end
+		for _, record in ipairs(runtime) do all[#all + 1] = record; end
+		return all;
+	end
+
+	local function runtime_error(err, n_config)
+		-- Runtime partners are numbered after the config's: name them as such in errors.
+		return (err:gsub("^partner (%d+)", function (i)
+			i = tonumber(i);
+			if i > n_config then return ("runtime partner %d"):format(i - n_config); end
+			return ("partner %d"):format(i);
+		end));
+	end
 
 	local function warn_about_globals(compiled)
 		-- Prosody's own global options are applied by mod_s2s / mod_tls before or after us and
@@ -41,8 +63,9 @@ return function (core)
 	function self.load(reason)
 		local list = module:get_option(OPT_LIST, {});
 		local default = module:get_option(OPT_DEFAULT);
-		local ok, compiled, warnings = pcall(core.compile, list, default);
-		if ok and not compiled then ok, compiled = false, warnings; end
+		local n_config = type(list) == "table" and #list or 0;
+		local ok, compiled, warnings = pcall(core.compile, combined(list, self.runtime), default);
+		if ok and not compiled then ok, compiled = false, runtime_error(warnings, n_config); end
 		if not ok then
 			local err = tostring(compiled);
 			if self.compiled then
@@ -69,7 +92,8 @@ return function (core)
 			module:log("info", "Unlisted domains federate with the default policy %s", describe(default_partner));
 		end
 		warn_about_globals(compiled);
-		self.compiled, self.error = compiled, nil;
+		self.compiled, self.error, self.from_config = compiled, nil, n_config;
+		for _, listener in ipairs(listeners) do listener(compiled); end
 		module:set_status("core", ("%d partners"):format(#compiled));
 		module:log("info", "%d federation partners in force (%s)", #compiled, reason);
 		return true;
@@ -92,6 +116,47 @@ return function (core)
 		return partner;
 	end
 
+	-- Runtime edits (SPEC §5): validate the whole list exactly like the config, persist, then
+	-- apply. Returns the compiled policy and its warnings, or nil, err with nothing changed.
+	function self.set_runtime(records, reason)
+		local list = module:get_option(OPT_LIST, {});
+		local n_config = type(list) == "table" and #list or 0;
+		local compiled, warnings = core.compile(combined(list, records), module:get_option(OPT_DEFAULT));
+		if not compiled then
+			return nil, runtime_error(warnings, n_config);
+		end
+		local ok, err = store:set(STORE_KEY, { partners = records });
+		if not ok then
+			return nil, "could not save the partner list: " .. tostring(err);
+		end
+		local previous = self.runtime;
+		self.runtime = records;
+		local loaded, lerr = self.load(reason or "runtime edit");
+		if not loaded then -- cannot happen (same input compiled above); never leave it half-applied
+			self.runtime = previous;
+			store:set(STORE_KEY, { partners = previous });
+			return nil, lerr;
+		end
+		return self.compiled, warnings;
+	end
+
+	-- Is this partner (a compiled record) one of the config file's (read-only at runtime)?
+	function self.is_from_config(partner)
+		return partner.index ~= nil and partner.index <= self.from_config;
+	end
+
+	function self.on_change(listener)
+		listeners[#listeners + 1] = listener;
+	end
+
+	do
+		local saved, err = store:get(STORE_KEY);
+		if saved and type(saved.partners) == "table" then
+			self.runtime = saved.partners;
+		elseif err then
+			module:log("error", "Could not read the runtime partner list: %s", err);
+		end
+	end
 	self.load("start");
 	module:hook_global("config-reloaded", function ()
 		self.load("reload");
