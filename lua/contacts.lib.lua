@@ -10,15 +10,21 @@
 local st = require "util.stanza";
 local jid_split, jid_bare = require "util.jid".split, require "util.jid".bare;
 local rostermanager = require "core.rostermanager";
+local sessionmanager = require "core.sessionmanager";
+local usermanager = require "core.usermanager";
 
 local bare_sessions = prosody.bare_sessions;
+local hosts = prosody.hosts;
 
 return function (policy, metrics)
-	-- The partner of a stanza that arrived from a remote server, or nil.
+	-- The partner of a stanza that arrived over s2s from a remote domain, or nil. Resolved for
+	-- every stanza, so a reload that changes a partner's type applies at once.
 	local function remote_partner(origin, stanza)
-		if origin.type ~= "s2sin" then return; end
+		local origin_type = origin.type;
+		if not (origin_type == "s2sin" or origin_type == "s2sout") then return; end -- s2sout: bidi streams
 		local _, from_host = jid_split(stanza.attr.from);
-		return from_host and policy.resolve(from_host), from_host;
+		if not from_host or hosts[from_host] then return; end
+		return (policy.resolve(from_host));
 	end
 
 	local function in_roster(username, contact)
@@ -27,8 +33,8 @@ return function (policy, metrics)
 	end
 
 	local function drop(partner, kind, stanza)
-		module:log("debug", "Dropping %s from %s (%s partner) to %s: not in the user's roster", kind,
-			stanza.attr.from, partner.type, stanza.attr.to);
+		module:log("debug", "Dropping %s from %s (%s partner %s) to %s: not in the user's roster", kind,
+			stanza.attr.from, partner.type, partner.domain or "default", stanza.attr.to);
 		metrics.dropped(partner.type, kind);
 		return true;
 	end
@@ -68,51 +74,97 @@ return function (policy, metrics)
 		end
 	end
 
-	-- Approve a partner contact's subscription on the user's behalf.
+	-- Approve a partner contact's subscription on the user's behalf, as if the user had answered
+	-- "subscribed" (mod_presence's outbound path): roster push, <subscribed/>, current presence.
+	-- Returns nil when it cannot, and mod_presence then asks the user as usual.
 	local function approve(username, contact, stanza)
-		local user = username .. "@" .. module.host;
-		if not rostermanager.is_contact_pending_in(username, module.host, contact) then
-			rostermanager.set_contact_pending_in(username, module.host, contact, stanza);
+		local host = module.host;
+		if not usermanager.user_exists(username, host) then
+			return; -- no roster to change: mod_presence answers as for any unknown account
 		end
-		if not rostermanager.subscribed(username, module.host, contact) then
-			return false;
+		local user = username .. "@" .. host;
+		-- Between bare JIDs, as mod_presence stores and forwards requests (this one may have
+		-- been addressed to a full JID); a copy, the event's stanza stays as it came.
+		local request = st.clone(stanza);
+		request.attr.from, request.attr.to = contact, user;
+		if not rostermanager.is_contact_pending_in(username, host, contact)
+		and not rostermanager.set_contact_pending_in(username, host, contact, request) then
+			return;
 		end
-		rostermanager.roster_push(username, module.host, contact);
+		if not rostermanager.subscribed(username, host, contact) then
+			-- Could not save: leave the request pending and let the user decide.
+			module:log("warn", "Could not approve %s's subscription to %s automatically; asking the user", contact, user);
+			sessionmanager.send_to_available_resources(username, host, request);
+			return true;
+		end
+		rostermanager.roster_push(username, host, contact);
 		module:send(st.presence({ from = user, to = contact, type = "subscribed" }));
 		send_current_presence(username, contact);
 		module:log("debug", "Approved %s's subscription to %s without asking (partner policy)", contact, user);
 		return true;
 	end
 
-	module:hook("presence/bare", function (event)
+	-- Subscription requests, to the bare or (mod_presence handles those too) a full JID.
+	local function subscription_request(event)
 		local origin, stanza = event.origin, event.stanza;
 		if stanza.attr.type ~= "subscribe" then return; end
 		local partner = remote_partner(origin, stanza);
 		if not partner then return; end
 		local username = jid_split(stanza.attr.to);
 		if not username then return; end
-		local contact = jid_bare(stanza.attr.from);
-		if partner.type == "public_unverified" then
-			if not in_roster(username, contact) then
-				return drop(partner, "subscribe", stanza);
-			end
-			return; -- mod_presence asks the user as usual
+		return partner, username, jid_bare(stanza.attr.from);
+	end
+
+	-- public_unverified: only a contact the user already added or invited may ask; before any
+	-- other module (blocklist 100, mod_presence 0) can answer or store the request.
+	local function guard_subscribe(event)
+		local partner, username, contact = subscription_request(event);
+		if not partner or partner.type ~= "public_unverified" then return; end
+		if not in_roster(username, contact) then
+			return drop(partner, "subscribe", event.stanza);
 		end
-		if partner.auto_approve and not rostermanager.is_contact_subscribed(username, module.host, contact) then
-			if approve(username, contact, stanza) then return true; end
+		-- mod_presence asks the user as usual
+	end
+
+	-- federated / public_verified with auto_approve: approve without asking. After mod_blocklist
+	-- (100), so a blocked contact is never approved, and before mod_presence (0).
+	local function auto_approve(event)
+		local partner, username, contact = subscription_request(event);
+		if not partner or not partner.auto_approve or partner.type == "public_unverified" then return; end
+		if rostermanager.is_contact_subscribed(username, module.host, contact) then
+			return; -- already approved: mod_presence confirms and sends presence
 		end
-	end, 1000); -- before mod_presence (0)
+		return approve(username, contact, event.stanza);
+	end
+
+	for _, event in ipairs({ "presence/bare", "presence/full" }) do
+		module:hook(event, guard_subscribe, 1000);
+		module:hook(event, auto_approve, 10);
+	end
+
+	-- The status note: <status/> in the stanza's own namespace (no xmlns once parsed or routed).
+	local function is_status(tag)
+		return tag.name == "status" and (tag.attr.xmlns == nil or tag.attr.xmlns == "jabber:client"
+			or tag.attr.xmlns == "jabber:server");
+	end
+	local function has_status(stanza)
+		for _, tag in ipairs(stanza.tags) do
+			if is_status(tag) then return true; end
+		end
+		return false;
+	end
 
 	-- No status note for public partners: strip it from presence leaving for them.
 	module:hook("route/remote", function (event)
 		local stanza = event.stanza;
-		if stanza.name ~= "presence" or not stanza:get_child("status") then return; end
+		if stanza.name ~= "presence" or not has_status(stanza) then return; end
 		local partner = policy.resolve(event.to_host);
 		if not partner or partner.type == "federated" then return; end
-		-- The same stanza object may be broadcast to other contacts: change a copy.
+		-- mod_presence broadcasts one stanza object to every contact (and keeps it as the
+		-- session's presence): never change it, send a copy.
 		local copy = st.clone(stanza);
 		copy:maptags(function (tag)
-			if tag.name == "status" and (tag.attr.xmlns == nil or tag.attr.xmlns == "jabber:client") then return nil; end
+			if is_status(tag) then return nil; end
 			return tag;
 		end);
 		event.stanza = copy;

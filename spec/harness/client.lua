@@ -116,7 +116,7 @@ function Driver:call(op, args, timeout)
 			return nil, "xmpp_driver exited: " .. (util.read_file(self.err_file) or "")
 		end
 		if util.now() > deadline then return nil, "driver did not answer " .. op end
-		util.sleep(0.005)
+		if self.batch then coroutine.yield() else util.sleep(0.005) end -- login_many resumes us
 	end
 end
 
@@ -291,6 +291,17 @@ function Account:expect_status(from, timeout)
 	return r.status or false, r
 end
 
+--- Wait for a roster push (iq type="set", jabber:iq:roster) about `jid`; returns the
+-- pushed item { jid, subscription, ask } and the record, or nil and an error.
+function Account:expect_roster_push(jid, timeout)
+	local r, err = self:expect({ kind = "iq", type = "set", roster_jid = jid, timeout = timeout })
+	if not r then return nil, err end
+	for _, item in ipairs(r.roster_items or {}) do
+		if item.jid == jid then return item, r end
+	end
+	return nil, "no roster item for " .. jid .. " in " .. tostring(r.xml)
+end
+
 --- The roster: list of { jid, name, subscription, ask, groups }; also indexed by jid.
 function Account:roster(timeout)
 	local r, err = self:call("roster_get", { timeout = timeout or 5 }, timeout or 5)
@@ -334,6 +345,42 @@ function Account:logout()
 	self.driver.accounts[self.name] = nil
 	if self.driver.default_account == self then self.driver.default_account = nil end
 	return r, err
+end
+
+--- Log in several accounts at once (the driver handles them concurrently).
+-- list: login opts as for login(). Returns a list of Accounts in the same
+-- order, or nil and the first error.
+function Driver:login_many(list)
+	local pending = {}
+	for i, opts in ipairs(list) do
+		-- Each login runs in its own coroutine: call() yields while it waits.
+		pending[i] = coroutine.create(function() return self:login(opts) end)
+	end
+	local results, errs = {}, {}
+	local waiting = true
+	self.batch = true -- call() yields instead of sleeping while it waits
+	for i, co in ipairs(pending) do
+		local ok, r, err = coroutine.resume(co)
+		if not ok then error(r) end
+		if coroutine.status(co) == "dead" then results[i], errs[i] = r, err end
+	end
+	while waiting do
+		waiting = false
+		self:read_responses()
+		for i, co in ipairs(pending) do
+			if coroutine.status(co) == "suspended" then
+				local ok, r, err = coroutine.resume(co)
+				if not ok then error(r) end
+				if coroutine.status(co) == "dead" then results[i], errs[i] = r, err else waiting = true end
+			end
+		end
+		if waiting then util.sleep(0.005) end
+	end
+	self.batch = nil
+	for i = 1, #list do
+		if not results[i] then return nil, errs[i] or "login failed" end
+	end
+	return results
 end
 
 return client

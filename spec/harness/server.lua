@@ -1,15 +1,14 @@
--- One real Prosody 0.12 server run in the foreground for integration tests.
--- Created through env:server(opts) (see harness.lua); not started until
--- server:start() / env:start().
+-- One real Prosody server (0.12 or 13, see harness/prosody.lua) run in the foreground
+-- for integration tests. Created through env:server(opts) (see harness.lua); not started
+-- until server:start() / env:start().
 local util = require "harness.util"
+local prosody = require "harness.prosody"
 
 local shq = util.shq
 
 local Server = {}
 Server.__index = Server
 
-local PROSODY = os.getenv("S2SP_PROSODY") or "prosody"
-local PROSODYCTL = os.getenv("S2SP_PROSODYCTL") or "prosodyctl"
 
 -- Global modules every test server loads (on top of Prosody's autoloaded
 -- presence, message, iq, offline, c2s, s2s, s2s_auth_certs, posix).
@@ -164,6 +163,7 @@ function Server:config_text()
 		local vo = { ssl = { certificate = self.cert, key = self.key } }
 		if #vhost_modules > 0 then vo.modules_enabled = vhost_modules end
 		for k, v in pairs(o.vhost_options or {}) do vo[k] = v end
+		for k, v in pairs((o.host_options or {})[h] or {}) do vo[k] = v end -- per-VirtualHost overrides
 		text[#text + 1] = ("VirtualHost %q"):format(h)
 		text[#text + 1] = options_text(vo)
 		text[#text + 1] = lines(o.vhost_config)
@@ -190,8 +190,14 @@ function Server:configure(changes)
 	return self
 end
 
+--- The Prosody installation this server runs (opts.prosody, else S2SP_PROSODY, else the
+-- system's): { prosody, prosodyctl, version, series, label } (see harness/prosody.lua).
+function Server:prosody()
+	return prosody.select(self.opts.prosody)
+end
+
 local function ctl(self, args)
-	return PROSODYCTL .. " --config " .. shq(self.config) .. " " .. args
+	return self:prosody().prosodyctl .. " --config " .. shq(self.config) .. " " .. args
 end
 
 --- Register a user now (`user` may be "name" for the main host or
@@ -226,8 +232,11 @@ function Server:launch()
 	os.remove(pidtmp)
 	-- `exec` makes the popen child Prosody itself, so $$ is its PID and
 	-- closing the handle reaps it (no orphans, no zombies).
+	local install = self:prosody()
+	prosody.announce(install)
+	self.prosody_version = install.version
 	local cmd = ("echo $$ > %s; exec %s -F --config %s >>%s 2>&1 </dev/null")
-		:format(shq(pidtmp), PROSODY, shq(self.config), shq(self.stdout_file))
+		:format(shq(pidtmp), install.prosody, shq(self.config), shq(self.stdout_file))
 	self.handle = assert(util.spawn(cmd, "r"))
 	local pid = util.poll(function()
 		local s = util.read_file(pidtmp)
@@ -252,7 +261,7 @@ function Server:wait_ready(timeout)
 		return true
 	end
 	local why = ok == "dead" and "exited" or ("not listening after " .. timeout .. " s")
-	error(("prosody %s (%s) %s\n--- stdout:\n%s\n--- log tail:\n%s"):format(self.host, self.addr, why,
+	error(("%s %s (%s) %s\n--- stdout:\n%s\n--- log tail:\n%s"):format(self:prosody().label, self.host, self.addr, why,
 		util.read_file(self.stdout_file) or "", self:log_tail(30)))
 end
 

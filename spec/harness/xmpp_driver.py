@@ -89,6 +89,14 @@ def record_of(kind, stanza):
         rec["show"] = child_text(elem, "show")
     if rec["type"] == "error":
         rec["error"] = parse_error(elem)
+    if kind == "iq":
+        query = elem.find("{%s}query" % NS_ROSTER)
+        if query is not None:  # a roster push (or result): its items
+            rec["roster_items"] = [{
+                "jid": item.get("jid"),
+                "subscription": item.get("subscription") or "none",
+                "ask": item.get("ask"),
+            } for item in query.findall("{%s}item" % NS_ROSTER)]
     return rec
 
 
@@ -108,6 +116,9 @@ def matches(f, rec):
     if f.get("body_contains") is not None and f["body_contains"] not in (rec.get("body") or ""):
         return False
     if f.get("status") is not None and f["status"] != rec.get("status"):
+        return False
+    if f.get("roster_jid") is not None and not any(
+            i["jid"] == f["roster_jid"] for i in rec.get("roster_items") or []):
         return False
     return True
 
