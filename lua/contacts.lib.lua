@@ -137,8 +137,22 @@ return function (policy, metrics)
 		return approve(username, contact, event.stanza);
 	end
 
+	-- public_unverified strangers may not push presence (and status text) to users either.
+	local function guard_presence(event)
+		local origin, stanza = event.origin, event.stanza;
+		local t = stanza.attr.type;
+		if t ~= nil and t ~= "unavailable" then return; end
+		local partner = remote_partner(origin, stanza);
+		if not partner or partner.type ~= "public_unverified" then return; end
+		local username = jid_split(stanza.attr.to);
+		if username and not in_roster(username, jid_bare(stanza.attr.from)) then
+			return drop(partner, "presence", stanza);
+		end
+	end
+
 	for _, event in ipairs({ "presence/bare", "presence/full" }) do
 		module:hook(event, guard_subscribe, 1000);
+		module:hook(event, guard_presence, 1000);
 		module:hook(event, auto_approve, 10);
 	end
 
