@@ -56,8 +56,19 @@ test: deps  ## install deps, build, lint, run unit + integration specs and a sho
 unit: all  ## unit specs only (fast, no servers)
 	$(BUSTED) --run=unit
 
-integration: all  ## integration specs with real Prosody servers on loopback
-	$(BUSTED) --run=integration; rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
+# Prosody versions the integration suite runs against, one busted run each with S2SP_PROSODY set
+# (spec/harness/prosody.lua: 0.12 = the system package, 13 = scripts/install-prosody13.sh's
+# prefix). A failure on either fails the target. One version: make integration INTEGRATION_PROSODY=13
+INTEGRATION_PROSODY ?= 0.12 13
+
+integration: all  ## integration specs with real Prosody servers on loopback, on Prosody 0.12 and 13
+	@rc=0; summary=""; for v in $(INTEGRATION_PROSODY); do \
+		echo "== integration specs, S2SP_PROSODY=$$v"; start=$$(date +%s); \
+		S2SP_PROSODY=$$v $(BUSTED) --run=integration; r=$$?; \
+		sh scripts/kill-test-processes.sh; \
+		if [ $$r = 0 ]; then res=ok; else res=FAILED; rc=1; fi; \
+		summary="$$summary  Prosody $$v: $$res ($$(($$(date +%s) - start)) s)"; \
+	done; echo "== integration:$$summary"; exit $$rc
 
 lint:  ## cppcheck + clang-tidy style checks for C, luacheck for Lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

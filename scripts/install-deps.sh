@@ -1,26 +1,32 @@
 #!/bin/sh
 # Install the Debian packages mod_s2s_partners needs to build, test and run.
 # Idempotent: does nothing (and needs no network) when everything is present.
+# Also installs Prosody 13 into a private prefix (scripts/install-prosody13.sh).
 set -eu
 
 PKGS="gcc make pkg-config openssl ca-certificates
       liblua5.4-dev lua5.4 libssl-dev libidn2-dev
       prosody lua-unbound lua-busted lua-check cppcheck clang
       python3 python3-slixmpp procps iproute2
-      lua-socket lua-sec lua-filesystem lua-dkjson"
+      lua-socket lua-sec lua-filesystem lua-dkjson
+      ejabberd"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages:$missing (run as root, or install them yourself)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages:$missing (run as root, or install them yourself)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "install-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# Prosody 13 (bookworm-backports) unpacked into its own prefix, for the two-version
+# integration run; the system package above stays Prosody 0.12.3. Instant when present.
+sh "$(dirname "$0")/install-prosody13.sh"
