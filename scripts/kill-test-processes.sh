@@ -100,7 +100,7 @@ for p in /proc/[0-9]*; do
 	*) continue ;;
 	esac
 	case "$cmd" in
-	*prosody*|*xmpp_driver*) ;;
+	*prosody*|*xmpp_driver*|*beam.smp*|*ejabberdctl*) ;;
 	*) continue ;;
 	esac
 	root=$(printf '%s\n' "$cmd" | grep -o '/tmp/s2sp-it\.[A-Za-z0-9]*' | head -n 1)
