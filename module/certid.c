@@ -132,7 +132,9 @@ X509 *s2sp_cert_parse(const char *data, size_t len, char *err, size_t errsz)
 			 S2SP_CERT_MAX_INPUT);
 		return NULL;
 	}
-	if ((unsigned char)data[0] == 0x30) { /* DER: SEQUENCE */
+	/* DER: a SEQUENCE with a long-form length (a certificate is never under 128 bytes);
+	 * text, even text starting with '0', is read as PEM. */
+	if (len > 1 && (unsigned char)data[0] == 0x30 && (unsigned char)data[1] > 0x80) {
 		const unsigned char *p = (const unsigned char *)data;
 
 		cert = d2i_X509(NULL, &p, (long)len);

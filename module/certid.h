@@ -36,8 +36,9 @@ enum s2sp_id_how {
 const char *s2sp_id_how_name(int how);
 
 /*
- * Parse the leaf certificate from data: DER when it starts with a SEQUENCE tag (0x30, the
- * whole input must be one certificate), otherwise the first certificate of a PEM text.
+ * Parse the leaf certificate from data: DER when it starts with a SEQUENCE tag and a long-form
+ * length (0x30 0x81..0xff; the whole input must be one certificate), otherwise the first
+ * certificate of a PEM text (text before it is skipped).
  * Returns a new X509 (caller frees) or NULL with a reason in err (OpenSSL's error queue is
  * consumed and cleared).
  */

@@ -140,6 +140,11 @@ describe("partners.cert_identity", function()
 		assert.same({ true, "dns-id" }, { partners.cert_identity("subject=CN = a.test\n" .. pem, "a.test") })
 	end)
 
+	it("reads text starting with '0' as PEM", function()
+		local pem = gen:make{ san = "DNS:a.test" }
+		assert.same({ true, "dns-id" }, { partners.cert_identity("0 a note\n" .. pem, "a.test") })
+	end)
+
 	it("names the normalised domain when it does not match", function()
 		local pem = gen:make{ san = "DNS:a.test" }
 		assert.same(nomatch("xn--bcher-kva.example"), { partners.cert_identity(pem, "Bücher.example.") })
