@@ -8,11 +8,14 @@
 local st = require "util.stanza";
 local errors = require "util.error";
 local nameprep = require "util.encodings".stringprep.nameprep;
+local filters = require "util.filters";
+local modulemanager = require "core.modulemanager";
 
 local xmlns_stream = "http://etherx.jabber.org/streams";
 local xmlns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 local xmlns_dialback_feature = "urn:xmpp:features:dialback";
+local xmlns_partners = "urn:xmpp:s2s-partners:0"; -- our own placeholder, never sent
 
 local method_names = {
 	sasl_tls = "SASL EXTERNAL over TLS";
@@ -37,6 +40,8 @@ end
 local function why_not(partner, domain, method)
 	if method == "tcp_dialback" and partner.tls == "required" then
 		return domain .. " requires TLS";
+	elseif method == "tls_dialback" and partner.dialback and partner.tls == "required" and partner.sasl == "required" then
+		return domain .. " requires SASL EXTERNAL: dialback will not operate if both SASL and TLS are required";
 	elseif method ~= "sasl_tls" and not partner.dialback then
 		return "dialback is not allowed with " .. domain;
 	elseif method == "sasl_tls" and partner.sasl == "not_supported" then
@@ -58,15 +63,33 @@ local function remote_of(session)
 end
 
 return function (policy, metrics)
+	-- Incoming streams waiting for the authoritative server's answer about a dialback key,
+	-- by "<domain>/<stream id>" (as in mod_dialback).
+	local dialback_pending = setmetatable({}, { __mode = "v" });
+
 	-- Close `session` with a policy-violation stream error; queued stanzas bounce with the same text.
+	-- Logged with the direction, the domain, the partner that owns it and the reason.
 	local function refuse(session, domain, reason, text)
 		local log = session.log or module._log;
-		log("info", "Refused %s s2s stream %s %s: %s [%s]", session.direction or "?",
-			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text, reason);
+		local partner = domain and policy.resolve(domain);
+		log("info", "Refused %s s2s stream %s %s: %s [partner %s, %s]", session.direction or "?",
+			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text,
+			partner and (partner.domain or "default policy") or "none", reason);
 		metrics.refused(session.direction or "unknown", reason);
 		session.s2sp_refused = text;
 		session:close({ condition = "policy-violation", text = text }, nil,
 			errors.new({ type = "cancel", condition = "policy-violation", text = text }));
+	end
+
+	-- After a refusal inside s2s-stream-features. mod_s2s sends the features only when there are
+	-- any; with none it logs "No stream features to offer, giving up" and closes the session a
+	-- second time. The session is closed already (sends2s discards everything), so a placeholder
+	-- keeps mod_s2s on its normal path; nothing reaches the peer.
+	local function refused_features(features)
+		if not features.tags[1] then
+			features:tag("refused", { xmlns = xmlns_partners }):up();
+		end
+		return true;
 	end
 
 	-- Resolve the partner for `domain`; refuses the session when there is none.
@@ -142,7 +165,7 @@ return function (policy, metrics)
 			end
 			if not external then
 				refuse(session, domain, "sasl_unavailable", domain .. " did not offer SASL EXTERNAL (does it trust our certificate?), "
-					.. "and dialback is not allowed with it");
+					.. "and " .. why_not(partner, domain, dialback_method(session)));
 				return true;
 			end
 		end
@@ -197,7 +220,7 @@ return function (policy, metrics)
 		local domain = origin.from_host;
 		if not domain then return; end -- anonymous until it says who it is: strictest offer below
 		local partner = partner_or_refuse(origin, domain);
-		if not partner then return true; end
+		if not partner then return refused_features(event.features); end
 		if partner.tls == "not_supported" then
 			origin.ssl_ctx = false; -- mod_tls neither offers nor accepts STARTTLS
 		end
@@ -253,6 +276,7 @@ return function (policy, metrics)
 			refuse(origin, domain, "no_method", ("no allowed authentication method is available to %s on this stream "
 				.. "(allowed: %s%s)"):format(domain, allowed_list(partner),
 				origin.secure and origin.cert_chain_status ~= "valid" and "; its certificate is not trusted" or ""));
+			refused_features(features);
 		end
 	end, -1000); -- after every module has added its offer
 
@@ -270,7 +294,28 @@ return function (policy, metrics)
 			refuse(origin, from, method, why_not(partner, from, method));
 			return true;
 		end
+		if origin.streamid then dialback_pending[from .. "/" .. origin.streamid] = origin; end
 	end, 1000);
+
+	-- The authoritative server's answer about a key (on our outgoing stream to it). mod_dialback (0)
+	-- would tell the incoming stream "invalid" and leave it open: a stream that claimed a domain
+	-- it cannot prove gets that answer and is closed at once.
+	module:hook("stanza/jabber:server:dialback:verify", function (event)
+		local origin, attr = event.origin, event.stanza.attr;
+		if origin.type ~= "s2sout_unauthed" and origin.type ~= "s2sout" then return; end
+		local from = attr.from and nameprep(attr.from);
+		local key = (from or "") .. "/" .. (attr.id or "");
+		local incoming = dialback_pending[key];
+		if not incoming or from ~= origin.to_host then return; end
+		dialback_pending[key] = nil;
+		if attr.type == "valid" or incoming.destroyed then return; end -- mod_dialback carries on
+		local claimed = incoming.hosts and incoming.hosts[from];
+		incoming.sends2s(st.stanza("db:result", { from = attr.to, to = from, id = attr.id, type = "invalid" })
+			:text(claimed and claimed.dialback_key or ""));
+		refuse(incoming, from, "dialback_invalid", ("%s could not prove its identity: the authoritative server of %s "
+			.. "did not confirm the dialback key"):format(from, from));
+		return true;
+	end, 1000); -- before mod_dialback (0), which answers the incoming stream
 
 	-- Incoming SASL EXTERNAL: only where the partner allows it and the stream said who it is.
 	module:hook("stanza/urn:ietf:params:xml:ns:xmpp-sasl:auth", function (event)
@@ -281,6 +326,18 @@ return function (policy, metrics)
 		if not partner then return true; end
 		if not allows(partner, "sasl_tls") then
 			refuse(origin, domain, "sasl_tls", why_not(partner, domain, "sasl_tls"));
+			return true;
+		end
+		if not origin.secure then
+			refuse(origin, domain, "sasl_without_tls", "SASL EXTERNAL attempted by " .. domain .. " without TLS");
+			return true;
+		end
+		if origin.external_auth ~= "offered" then
+			-- mod_saslauth offers EXTERNAL only for a valid certificate of that domain; it would
+			-- ignore the request and leave the stream hanging.
+			refuse(origin, domain, "sasl_not_offered", ("SASL EXTERNAL attempted by %s, but its certificate is not valid for it "
+				.. "(chain: %s, identity: %s)"):format(domain, tostring(origin.cert_chain_status),
+				tostring(origin.cert_identity_status)));
 			return true;
 		end
 	end, 1000); -- before mod_saslauth (0)
@@ -296,6 +353,25 @@ return function (policy, metrics)
 	for _, name in ipairs({ "message", "presence", "iq" }) do
 		module:hook("stanza/" .. name, before_auth, 1000);
 	end
+	-- Stanzas to a user's JID on an unauthenticated stream fire no host event (the router looks
+	-- up hosts[to]): catch every stanza as it comes off the stream. mod_s2s fires s2s-created
+	-- globally, before the stream's host is known; the instance of the stream's host decides.
+	local stanza_names = { message = true, presence = true, iq = true };
+	local function unauthed_stanza_filter(stanza, session)
+		if session.type ~= "s2sin_unauthed" and session.type ~= "s2sout_unauthed" then return stanza; end
+		if not modulemanager.is_loaded(module.host, module.name) then return stanza; end -- filters outlive an unload
+		if stanza.attr.xmlns ~= nil or not stanza_names[stanza.name] then return stanza; end
+		local local_host = session.direction == "outgoing" and session.from_host or session.to_host;
+		if local_host and local_host ~= module.host then return stanza; end
+		refuse(session, remote_of(session), "unauthenticated_stanza", "stanza sent before authentication");
+		return nil; -- dropped: never routed
+	end
+	module:hook_global("s2s-created", function (event)
+		local session = event.session;
+		if session.filter then
+			filters.add_filter(session, "stanzas/in", unauthed_stanza_filter, 1000);
+		end
+	end);
 
 	------------------------------------------------------------------------------------------
 	-- The authoritative check, both directions.

@@ -71,6 +71,8 @@ function rawpeer.connect(addr, port, timeout)
 end
 
 function Peer:send(data)
+	self.log = self.log or {}
+	self.log[#self.log + 1] = ">> " .. data
 	local ok, err = self.sock:send(data)
 	if not ok then self.closed = true end
 	return ok, err
@@ -84,16 +86,25 @@ function Peer:open(from, to)
 		.. " xmlns:db='jabber:server:dialback' to='%s'%s version='1.0'>"):format(XMLNS_STREAM, to, from_attr))
 end
 
--- Feed whatever arrives within `deadline` into the parser; false once the connection is gone.
+-- Feed whatever arrives before `deadline` into the parser; false once the connection is gone.
+-- (receive(n) would wait for all n bytes: wait for readability, then take what is there.)
 function Peer:pump(deadline)
 	local remaining = deadline - socket.gettime()
 	if remaining <= 0 then return true end
-	self.sock:settimeout(math.min(remaining, 0.2))
-	local data, err, partial = self.sock:receive(4096)
+	local buffered = self.sock.dirty and self.sock:dirty() -- TLS records already decrypted
+	if not buffered then
+		local readable = socket.select({ self.sock }, nil, math.min(remaining, 0.5))
+		if not readable or not readable[1] then return true end
+	end
+	self.sock:settimeout(0)
+	local data, err, partial = self.sock:receive(65536)
+	self.sock:settimeout(5)
 	data = data or partial
 	if data and #data > 0 then
+		self.log = self.log or {}
+		self.log[#self.log + 1] = "<< " .. data
 		local ok, perr = self.parser:parse(data)
-		if not ok then error("raw peer: unparsable data from server: " .. tostring(perr)) end
+		if not ok then error("raw peer: unparsable data from server: " .. tostring(perr) .. ": " .. data) end
 	end
 	if err == "closed" then
 		self.closed = true
@@ -164,8 +175,14 @@ end
 function Peer:starttls(opts)
 	opts = opts or {}
 	self:send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-	local proceed, err = self:expect("proceed", "urn:ietf:params:xml:ns:xmpp-tls", opts.timeout)
-	if not proceed then return nil, err end
+	local answer, err = self:read(opts.timeout)
+	if not answer then return nil, err end
+	if answer.name == "error" and answer.xmlns == XMLNS_STREAM then
+		self.stream_error = answer
+		return nil, "stream error: " .. rawpeer.stream_error_condition(answer)
+	elseif answer.name ~= "proceed" then
+		return nil, answer.name -- <failure/>: TLS refused
+	end
 	local params = { mode = "client", protocol = "any", verify = "none", options = { "all" } }
 	if opts.certificate then
 		params.certificate, params.key = opts.certificate, opts.key
@@ -179,6 +196,48 @@ function Peer:starttls(opts)
 	self:new_parser()
 	self:open(self.from, self.to)
 	return true
+end
+
+--- Restart the stream (after SASL <success/>): a fresh parser and a new header.
+function Peer:restart()
+	self:new_parser()
+	return self:open(self.from, self.to)
+end
+
+--- Everything sent (">> ") and received ("<< ") so far, for assertion messages.
+function Peer:transcript()
+	return table.concat(self.log or {}, "\n")
+end
+
+--- Wait for the server's stream header and <stream:features/>; returns the features element.
+function Peer:features(timeout)
+	return self:expect("features", XMLNS_STREAM, timeout)
+end
+
+--- True when `features` (an element from features()) offers `name` (in `xmlns`).
+function rawpeer.offers(features, name, xmlns)
+	return rawpeer.child(features, name, xmlns) ~= nil
+end
+
+--- The SASL mechanisms offered in `features` (a set), empty when none.
+function rawpeer.mechanisms(features)
+	local set = {}
+	local m = rawpeer.child(features, "mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")
+	for _, t in ipairs(m and m.tags or {}) do set[t.text] = true end
+	return set
+end
+
+--- Ask to be authenticated as `from` by dialback (XEP-0220 db:result with `key`).
+function Peer:dialback(from, to, key)
+	return self:send(("<db:result from='%s' to='%s'>%s</db:result>"):format(from, to, key or "00"))
+end
+
+--- SASL EXTERNAL (XEP-0178); authzid defaults to the stream's `from` (base64), "=" for empty.
+function Peer:auth_external(authzid)
+	local mime = require "mime"
+	local text = authzid or self.from
+	text = text and text ~= "" and mime.b64(text) or "="
+	return self:send(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>%s</auth>"):format(text))
 end
 
 function Peer:close()
