@@ -35,8 +35,8 @@ local core = require "s2s_partners";
 
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
-local refuse = module:require("refuse")(metrics);
-module:require("streams")(policy, metrics);
+local refuse = module:require("refuse")(policy, metrics);
+module:require("streams")(policy, metrics, refuse);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse);
 module:require("reconcile")(policy, refuse);

@@ -140,6 +140,14 @@ return function (core)
 		return self.compiled, warnings;
 	end
 
+	-- Does `partner` allow `method` ("sasl_tls" | "tls_dialback" | "tcp_dialback")?
+	function self.allows(partner, method)
+		for _, m in ipairs(partner.methods) do
+			if m == method then return true; end
+		end
+		return false;
+	end
+
 	-- Is this partner (a compiled record) one of the config file's (read-only at runtime)?
 	function self.is_from_config(partner)
 		return partner.index ~= nil and partner.index <= self.from_config;

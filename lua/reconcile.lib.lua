@@ -5,19 +5,12 @@
 local hosts = prosody.hosts;
 
 return function (policy, refuse)
-	local function allows(partner, method)
-		for _, m in ipairs(partner.methods) do
-			if m == method then return true; end
-		end
-		return false;
-	end
-
 	local function check(session, remote)
 		if session.destroyed then return; end
 		local partner, why = policy.resolve(remote);
 		if not partner then
 			refuse(session, remote, "policy_changed", why);
-		elseif session.s2sp_method and not allows(partner, session.s2sp_method) then
+		elseif session.s2sp_method and not policy.allows(partner, session.s2sp_method) then
 			refuse(session, remote, "policy_changed", ("the partner settings of %s no longer allow %s"):format(
 				remote, session.s2sp_method));
 		end

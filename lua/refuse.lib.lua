@@ -2,13 +2,15 @@
 
 local errors = require "util.error";
 
-return function (metrics)
+return function (policy, metrics)
 	-- Close `session` with a policy-violation stream error whose text says why; stanzas queued
-	-- for it bounce to their senders with the same text.
+	-- for it bounce to their senders with the same text. The log line names the partner.
 	return function (session, domain, reason, text)
 		local log = session.log or module._log;
-		log("info", "Refused %s s2s stream %s %s: %s [%s]", session.direction or "?",
-			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text, reason);
+		local partner = domain and policy.resolve(domain);
+		log("info", "Refused %s s2s stream %s %s: %s [partner %s, %s]", session.direction or "?",
+			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text,
+			partner and (partner.domain or "default policy") or "none", reason);
 		metrics.refused(session.direction or "unknown", reason);
 		session.s2sp_refused = text;
 		session:close({ condition = "policy-violation", text = text }, nil,

@@ -6,7 +6,6 @@
 -- check is at s2s-authenticated: the method actually used must be one the partner allows.
 
 local st = require "util.stanza";
-local errors = require "util.error";
 local nameprep = require "util.encodings".stringprep.nameprep;
 local filters = require "util.filters";
 local modulemanager = require "core.modulemanager";
@@ -22,13 +21,6 @@ local method_names = {
 	tls_dialback = "dialback over TLS";
 	tcp_dialback = "dialback without TLS";
 };
-
-local function allows(partner, method)
-	for _, m in ipairs(partner.methods) do
-		if m == method then return true; end
-	end
-	return false;
-end
 
 local function allowed_list(partner)
 	local names = {};
@@ -62,24 +54,11 @@ local function remote_of(session)
 	return session.from_host;
 end
 
-return function (policy, metrics)
+return function (policy, metrics, refuse)
+	local allows = policy.allows;
 	-- Incoming streams waiting for the authoritative server's answer about a dialback key,
 	-- by "<domain>/<stream id>" (as in mod_dialback).
 	local dialback_pending = setmetatable({}, { __mode = "v" });
-
-	-- Close `session` with a policy-violation stream error; queued stanzas bounce with the same text.
-	-- Logged with the direction, the domain, the partner that owns it and the reason.
-	local function refuse(session, domain, reason, text)
-		local log = session.log or module._log;
-		local partner = domain and policy.resolve(domain);
-		log("info", "Refused %s s2s stream %s %s: %s [partner %s, %s]", session.direction or "?",
-			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text,
-			partner and (partner.domain or "default policy") or "none", reason);
-		metrics.refused(session.direction or "unknown", reason);
-		session.s2sp_refused = text;
-		session:close({ condition = "policy-violation", text = text }, nil,
-			errors.new({ type = "cancel", condition = "policy-violation", text = text }));
-	end
 
 	-- After a refusal inside s2s-stream-features. mod_s2s sends the features only when there are
 	-- any; with none it logs "No stream features to offer, giving up" and closes the session a
@@ -172,7 +151,7 @@ return function (policy, metrics)
 	end, 200);
 
 	-- Between mod_saslauth (150) and mod_dialback (100): dialback is about to start.
-	module:hook_tag(xmlns_stream, "features", function (session)
+	module:hook_tag(xmlns_stream, "features", function (session, features)
 		if session.type ~= "s2sout_unauthed" then return; end
 		if session.external_auth and session.external_auth ~= "failed" then return; end
 		local domain = session.to_host;
@@ -181,6 +160,13 @@ return function (policy, metrics)
 		local method = dialback_method(session);
 		if not allows(partner, method) then
 			refuse(session, domain, method, why_not(partner, domain, method));
+			return true;
+		end
+		-- A peer that does not offer dialback answers an attempt with a bare not-authorized
+		-- (ejabberd without mod_s2s_dialback does): say why here instead.
+		if not features:get_child("dialback", xmlns_dialback_feature) then
+			refuse(session, domain, "dialback_unavailable", ("%s does not offer dialback, and %s"):format(domain,
+				allows(partner, "sasl_tls") and "SASL EXTERNAL could not be used" or ("SASL EXTERNAL is not allowed with " .. domain)));
 			return true;
 		end
 	end, 120);
