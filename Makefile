@@ -47,11 +47,10 @@ $(PLUGIN):
 deps:  ## install the Debian packages needed to build, test and run (as root, when missing)
 	sh scripts/install-deps.sh
 
-test: deps  ## install deps, build, lint, run unit + integration specs and a short fuzz run
-	$(MAKE) all
-	$(MAKE) lint
-	$(MAKE) unit
-	$(MAKE) integration
+test: deps  ## install deps, build, lint, unit specs (also under ASan/UBSan), integration specs, short fuzz run
+	@mkdir -p build; rm -f build/test.rc; \
+	{ $(MAKE) all lint unit asan integration fuzz-short; echo $$? > build/test.rc; } 2>&1 | tee build/test.log; \
+	rc=$$(cat build/test.rc); sh scripts/test-summary.sh build/test.log $$rc; exit $$rc
 
 unit: all  ## unit specs only (fast, no servers)
 	$(BUSTED) --run=unit
@@ -142,6 +141,26 @@ valgrind: all  ## unit specs + spec/valgrind/exercise.lua under valgrind memchec
 	$(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
 		$(BUSTED) --run=unit
+
+# ---- benchmarks (spec/bench/, README "Performance"; not part of `make test`) -------------
+#   BENCH_PARTS  parts to run, in order  (default: core callgrind e2e; ~2 min in all)
+# Each part prints its figures and targets and fails when a target is missed; every part runs.
+# Tuning of the end-to-end part: S2SP_BENCH_MESSAGES, S2SP_BENCH_PAIRS, S2SP_BENCH_COLD (env).
+BENCH_PARTS ?= core callgrind e2e
+
+bench: all  ## benchmarks with checked speed/memory targets: C core, callgrind, real Prosody s2s
+	@rc=0; summary=""; all_start=$$(date +%s); for p in $(BENCH_PARTS); do \
+		echo "== bench $$p"; start=$$(date +%s); \
+		case $$p in \
+			core) $(LUA) spec/bench/core_bench.lua $(PLUGIN) ;; \
+			callgrind) VALGRIND="$(VALGRIND)" LUA="$(LUA)" $(LUA) spec/bench/callgrind_bench.lua $(PLUGIN) ;; \
+			e2e) S2SP_PLUGIN_DIR=$(PLUGIN) $(LUA) spec/bench/e2e_bench.lua ;; \
+			*) echo "unknown bench part $$p (core, callgrind, e2e)"; false ;; \
+		esac; r=$$?; \
+		if [ $$r = 0 ]; then res=ok; else res=FAILED; rc=1; fi; \
+		summary="$$summary  $$p: $$res ($$(($$(date +%s) - start)) s)"; \
+	done; sh scripts/kill-test-processes.sh; \
+	echo "== bench:$$summary; total $$(($$(date +%s) - all_start)) s"; exit $$rc
 
 clean:  ## remove build products
 	rm -rf build build-asan build-fuzz
