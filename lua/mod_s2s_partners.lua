@@ -12,6 +12,7 @@
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
 --   limits.lib.lua    connection_limit and keepalive
+--   connect.lib.lua   connect (host:port instead of DNS), on Prosody 13
 --   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
 --   reconcile.lib.lua closing streams a changed policy no longer allows
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
@@ -39,6 +40,7 @@ local refuse = module:require("refuse")(policy, metrics);
 module:require("streams")(policy, metrics, refuse);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse);
+module:require("connect")(policy, compat);
 module:require("reconcile")(policy, refuse);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics);
