@@ -1,0 +1,63 @@
+-- Fail closed: an invalid partner list at start-up refuses all s2s for the host (both ways, with
+-- the error logged); an invalid list on reload keeps the previous policy in force; fixing the
+-- config opens federation again.
+local harness = require "harness"
+
+local T = 8
+
+local INVALID = { { domain = "b.test", type = "federated", tls = "not_supported", sasl = "required", dialback = false } }
+local VALID = { { domain = "b.test", type = "federated" } }
+
+describe("fail closed on an invalid partner list #integration", function()
+	local env, a, alice, bob
+
+	setup(function()
+		env = harness.env()
+		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			vhost_options = { s2s_partners = INVALID } }
+		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
+		env:start()
+		local clients = env:client()
+		alice = assert(clients:login{ jid = "alice@a.test", server = a })
+		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("logs the error naming the partner, the fields and the reason", function()
+		assert(a:wait_log("Invalid s2s_partners, refusing all server-to-server traffic for a.test until it is fixed: "
+			.. 'partner 1 (b.test): tls = "not_supported", sasl = "required", dialback = false: '
+			.. "SASL requires TLS, and TLS is not available; dialback is off and cannot be used.",
+			{ plain = true, timeout = T }))
+	end)
+
+	it("refuses everything in both directions, even the domain it meant to list", function()
+		assert(alice:send_message("bob@b.test", "while broken"))
+		local e = assert(alice:expect_error{ from = "bob@b.test", kind = "message", timeout = T })
+		assert.matches("the partner configuration of a.test is invalid", e.xml, 1, true)
+		assert(bob:send_message("alice@a.test", "to a broken host"))
+		assert(bob:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
+		assert(alice:expect_no_message{ from = "bob@b.test", within = 0.5 })
+	end)
+
+	it("opens once the config is fixed and reloaded", function()
+		a:configure{ vhost_options = { s2s_partners = VALID } }
+		assert(a:reload())
+		assert(a:wait_log("1 federation partners in force (reload)", { plain = true, timeout = T }))
+		assert(alice:send_message("bob@b.test", "fixed"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "fixed", timeout = T })
+	end)
+
+	it("keeps the last valid policy when a reload brings an invalid list", function()
+		local mark = a:log_mark()
+		a:configure{ vhost_options = { s2s_partners = { { domain = "b.test", type = "friends" } } } }
+		assert(a:reload())
+		assert(a:wait_log('Invalid s2s_partners on reload, keeping the previous partner list in force: partner 1 (b.test): '
+			.. 'field "type": expected "federated", "public_verified" or "public_unverified", got "friends"',
+			{ plain = true, since = mark, timeout = T }))
+		assert(alice:send_message("bob@b.test", "still federating"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "still federating", timeout = T })
+	end)
+end)
