@@ -13,6 +13,7 @@
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
 --   limits.lib.lua    connection_limit and keepalive
 --   connect.lib.lua   connect (host:port instead of DNS), on Prosody 13
+--   dialback.lib.lua  this host's dialback keys, made and checked by the C core
 --   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
 --   reconcile.lib.lua closing streams a changed policy no longer allows
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
@@ -41,6 +42,7 @@ module:require("streams")(policy, metrics, refuse);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse);
 module:require("connect")(policy, compat);
+module:require("dialback")(core);
 module:require("reconcile")(policy, refuse);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics);
