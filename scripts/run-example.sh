@@ -27,10 +27,13 @@ c2s_direct_tls_ports = { }
 s2s_direct_tls_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "admin_shell"; "posix" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "admin_shell"; "admin_adhoc"; "posix" }
+admins = { "admin@example.test" }
 unbound = { resolvconf = "$run/resolv.conf"; hoststxt = "$run/hosts" }
 Include "$top/packaging/example/partners.cfg.lua"
 CFG
+prosodyctl --config "$run/prosody.cfg.lua" register admin example.test example >/dev/null 2>&1 || true
 echo "Prosody with mod_s2s_partners on example.test (127.0.0.1:5222 / 5269); log: $run/prosody.log"
+echo "Log in as admin@example.test / example (server admin: ad-hoc commands to edit partners)"
 echo "Admin shell: prosodyctl --config $run/prosody.cfg.lua shell"
 exec "${PROSODY:-prosody}" -F --config "$run/prosody.cfg.lua"
