@@ -248,25 +248,17 @@ end
 --- Register users: `user` ("name" on the first host, or "name@host") now, or, without
 -- arguments, every user not registered yet — one ejabberdctl call each, run in parallel.
 function Ejabberd:register(user, pass)
-	if user then
-		self.users[user] = pass
-		self.registered[user] = nil
-	end
-	local cmds, done = {}, {}
-	for u, p in pairs(self.users) do
-		if not self.registered[u] then
-			local name, host = u:match("^([^@]+)@(.+)$")
-			name, host = name or u, host or self.host
-			local out = ("%s/register-%d.out"):format(self.dir, #cmds + 1)
-			cmds[#cmds + 1] = ("( %s >%s 2>&1 || { echo %s; cat %s; } ) &"):format(
-				self:ctl_cmd({ "register", name, host, p }), shq(out), shq("FAILED: register " .. u), shq(out))
-			done[#done + 1] = u
-		end
+	local accounts, cmds = util.users_to_register(self, user, pass), {}
+	for i, acc in ipairs(accounts) do
+		local out = ("%s/register-%d.out"):format(self.dir, i)
+		cmds[i] = ("( %s >%s 2>&1 || { echo %s; cat %s; } ) &"):format(
+			self:ctl_cmd({ "register", acc.name, acc.host, acc.password }), shq(out),
+			shq("FAILED: register " .. acc.key), shq(out))
 	end
 	if #cmds == 0 then return true end
 	local _, out = util.run(table.concat(cmds, " ") .. " wait")
 	assert(not out:find("FAILED:", 1, true), "ejabberdctl register failed:\n" .. out)
-	for _, u in ipairs(done) do self.registered[u] = true end
+	util.mark_registered(self, accounts)
 	return true
 end
 

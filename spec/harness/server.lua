@@ -204,21 +204,12 @@ end
 -- "name@host" for an extra host), or, without arguments, every user from
 -- opts.users / earlier calls not registered yet (done by launch()).
 function Server:register(user, pass)
-	if user then
-		self.users[user] = pass
-		self.registered[user] = nil
-	end
-	local cmds, done = {}, {}
-	for u, p in pairs(self.users) do
-		if not self.registered[u] then
-			local name, host = u:match("^([^@]+)@(.+)$")
-			name, host = name or u, host or self.host
-			cmds[#cmds + 1] = ctl(self, "register " .. shq(name) .. " " .. shq(host) .. " " .. shq(p))
-			done[#done + 1] = u
-		end
+	local accounts, cmds = util.users_to_register(self, user, pass), {}
+	for i, acc in ipairs(accounts) do
+		cmds[i] = ctl(self, "register " .. shq(acc.name) .. " " .. shq(acc.host) .. " " .. shq(acc.password))
 	end
 	if #cmds > 0 then util.check(table.concat(cmds, " && ")) end
-	for _, u in ipairs(done) do self.registered[u] = true end
+	util.mark_registered(self, accounts)
 end
 
 --- Start the server (returns at once; use wait_ready() or env:start()).

@@ -224,4 +224,26 @@ function util.spawn(cmd, mode)
 	return h, err
 end
 
+--- The accounts of a server (fields users, registered, host) still to register, after adding
+-- `user` / `pass` when given: a list of { key = "name" or "name@host", name =, host =, password = }.
+-- The caller registers them, then marks them with util.mark_registered.
+function util.users_to_register(server, user, pass)
+	if user then
+		server.users[user] = pass
+		server.registered[user] = nil
+	end
+	local list = {}
+	for u, p in pairs(server.users) do
+		if not server.registered[u] then
+			local name, host = u:match("^([^@]+)@(.+)$")
+			list[#list + 1] = { key = u, name = name or u, host = host or server.host, password = p }
+		end
+	end
+	return list
+end
+
+function util.mark_registered(server, list)
+	for _, account in ipairs(list) do server.registered[account.key] = true end
+end
+
 return util
