@@ -201,6 +201,14 @@ function Env:client(opts)
 	return c
 end
 
+--- Start the servers, then log in every { jid = …, server = … } of `accounts` at once on one
+-- client driver. Returns the accounts in the same order (asserting every login succeeded).
+function Env:start_and_login(accounts)
+	self:start()
+	local list = assert(self:client():login_many(accounts))
+	return table.unpack(list, 1, #accounts)
+end
+
 --- Stop every client and server of this env and remove its temp root.
 function Env:cleanup()
 	if self.cleaned then return end

@@ -44,11 +44,8 @@ describe("runtime partner administration #integration", function()
 			vhost_options = { s2s_partners = { { domain = "b.test", type = "federated" } } },
 		}
 		local c = env:server{ host = "c.test", users = { carol = "carol-pw" } }
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		mallory = assert(clients:login{ jid = "mallory@a.test", server = a })
-		carol = assert(clients:login{ jid = "carol@c.test", server = c })
+		alice, mallory, carol = env:start_and_login{ { jid = "alice@a.test", server = a },
+			{ jid = "mallory@a.test", server = a }, { jid = "carol@c.test", server = c } }
 	end)
 
 	teardown(function()

@@ -19,10 +19,7 @@ describe("partner connect #integration", function()
 		}
 		-- Name resolution sends b.test nowhere (nothing listens on 127.0.0.255).
 		env:add_host("b.test", "127.0.0.255")
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
 	end)
 
 	teardown(function()

@@ -16,10 +16,7 @@ describe("dialback keys from the C core #integration", function()
 		local b = env:server{ host = "b.test", users = { bob = "bob-pw" }, cert = "self_signed",
 			cafile = env.root .. "/nothing-trusted.pem" }
 		harness.util.write_file(env.root .. "/nothing-trusted.pem", harness.util.read_file(env:other_ca().cert))
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
 	end)
 
 	teardown(function()

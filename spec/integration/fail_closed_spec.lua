@@ -16,10 +16,7 @@ describe("fail closed on an invalid partner list #integration", function()
 		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true,
 			vhost_options = { s2s_partners = INVALID } }
 		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
+		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
 	end)
 
 	teardown(function()

@@ -16,11 +16,8 @@ describe("partner connection_limit #integration", function()
 		}
 		local b = env:server{ host = "b.test", extra_hosts = { "sub.b.test" },
 			users = { bob = "bob-pw", ["sue@sub.b.test"] = "sue-pw" } }
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
-		sue = assert(clients:login{ jid = "sue@sub.b.test", password = "sue-pw", server = b })
+		alice, bob, sue = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b },
+			{ jid = "sue@sub.b.test", password = "sue-pw", server = b } }
 	end)
 
 	teardown(function()
@@ -63,11 +60,8 @@ describe("partner keepalive #integration", function()
 		}
 		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
 		local c = env:server{ host = "c.test", users = { carol = "carol-pw" } }
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
-		carol = assert(clients:login{ jid = "carol@c.test", server = c })
+		alice, bob, carol = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b },
+			{ jid = "carol@c.test", server = c } }
 	end)
 
 	teardown(function()

@@ -36,12 +36,8 @@ describe("partner key pins #integration", function()
 			} },
 		}
 		d:configure{ cert = "self_signed" }
-		env:start()
-		local clients = env:client()
-		alice = assert(clients:login{ jid = "alice@a.test", server = a })
-		bob = assert(clients:login{ jid = "bob@b.test", server = b })
-		carol = assert(clients:login{ jid = "carol@c.test", server = c })
-		dave = assert(clients:login{ jid = "dave@d.test", server = d })
+		alice, bob, carol, dave = env:start_and_login{ { jid = "alice@a.test", server = a },
+			{ jid = "bob@b.test", server = b }, { jid = "carol@c.test", server = c }, { jid = "dave@d.test", server = d } }
 	end)
 
 	teardown(function()
