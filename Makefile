@@ -85,11 +85,16 @@ install: all  ## install plugin + C core into $(DESTDIR)$(MODDIR)/mod_s2s_partne
 uninstall:  ## remove what `make install` installed
 	rm -rf $(DESTDIR)$(MODDIR)/mod_s2s_partners
 
-asan:  ## build under ASan + UBSan and run the unit specs with it
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+# The sanitizer runtimes are preloaded into lua5.4 and, through the environment, into every
+# Prosody the integration specs start, which load the ASan build of the C core.
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	S2SP_PLUGIN_DIR=build-asan/plugins/mod_s2s_partners $(BUSTED) --run=unit
+	S2SP_PLUGIN_DIR=build-asan/plugins/mod_s2s_partners
+
+asan:  ## build under ASan + UBSan; run the unit specs, and the integration specs (Prosody 0.12) with it
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
+	$(ASAN_ENV) $(BUSTED) --run=unit
+	$(ASAN_ENV) S2SP_PROSODY=0.12 $(BUSTED) --run=integration; rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
 
 # ---- fuzzing (libFuzzer, clang) and valgrind --------------------------------------------
 #   FUZZ_CC         clang with libFuzzer                      (default: clang)
@@ -135,10 +140,10 @@ fuzz-long: fuzz  ## run every fuzz target for FUZZ_LONG_TIME s (default 600, i.e
 	@$(call FUZZ_RUN,$(FUZZ_LONG_TIME))
 
 valgrind: all  ## unit specs + spec/valgrind/exercise.lua under valgrind memcheck (no leaks)
-	$(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect \
+	$(VALGRIND) --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
 		$(LUA) spec/valgrind/exercise.lua build/plugins/mod_s2s_partners
-	$(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect \
+	$(VALGRIND) --leak-check=full --show-leak-kinds=definite,indirect \
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
 		$(BUSTED) --run=unit
 
