@@ -49,6 +49,17 @@ local function dialback_method(session)
 	return session.secure and "tls_dialback" or "tcp_dialback";
 end
 
+-- Did the peer's certificate chain verify and identify the remote domain (certs.lib.lua
+-- decides the identity with the C core)?
+local function cert_identifies(session)
+	return session.cert_chain_status == "valid" and session.cert_identity_status == "valid";
+end
+
+local function unproven_reason(session)
+	if session.cert_chain_status ~= "valid" then return "is not trusted"; end
+	return "does not identify it";
+end
+
 local function remote_of(session)
 	if session.direction == "outgoing" then return session.to_host; end
 	return session.from_host;
@@ -128,7 +139,16 @@ return function (policy, metrics, refuse)
 		local partner = policy.resolve(domain);
 		if not partner then return; end -- refused above
 		local mechanisms = features:get_child("mechanisms", xmlns_sasl);
-		if not allows(partner, "sasl_tls") then
+		-- SASL EXTERNAL proves who we are, not who they are: only over a stream whose certificate
+		-- identifies the partner (XEP-0178), else dialback where allowed.
+		local peer_proven = cert_identifies(session);
+		if not allows(partner, "sasl_tls") or (session.secure and not peer_proven) then
+			if session.secure and not peer_proven and allows(partner, "sasl_tls")
+				and not allows(partner, dialback_method(session)) then
+				refuse(session, domain, "certificate", ("SASL EXTERNAL cannot be used: the certificate of %s %s, and %s"):format(
+					domain, unproven_reason(session), why_not(partner, domain, dialback_method(session))));
+				return true;
+			end
 			if mechanisms then
 				features:maptags(function (tag)
 					if tag.name == "mechanisms" and tag.attr.xmlns == xmlns_sasl then return nil; end
@@ -369,6 +389,11 @@ return function (policy, metrics, refuse)
 		if not partner then return false; end
 		if method == "sasl_tls" and not session.secure then
 			refuse(session, domain, "sasl_tls", "SASL EXTERNAL without TLS");
+			return false;
+		end
+		if method == "sasl_tls" and not cert_identifies(session) then
+			refuse(session, domain, "certificate", ("SASL EXTERNAL, but the certificate of %s %s"):format(domain,
+				unproven_reason(session)));
 			return false;
 		end
 		if not allows(partner, method) then
