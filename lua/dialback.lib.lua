@@ -1,5 +1,5 @@
 -- Dialback keys (XEP-0220 / XEP-0185) from the C core for this host's streams: the key is
--- hex(HMAC-SHA256(SHA-256(secret), receiving .. " " .. originating .. " " .. stream id)), the
+-- hex(HMAC-SHA256(hex(SHA-256(secret)), receiving .. " " .. originating .. " " .. stream id)), the
 -- same construction as Prosody's mod_dialback, and keys are checked in constant time.
 --
 -- mod_dialback stays loaded (it handles requests from peers and the authoritative answers); this
