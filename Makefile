@@ -109,7 +109,7 @@ FUZZ_LONG_TIME ?= 600
 VALGRIND       ?= valgrind
 FUZZ_TARGETS   := $(basename $(notdir $(wildcard spec/fuzz/fuzz_*.c)))
 FUZZ_CFLAGS    := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-                  -fno-sanitize-recover=all -std=c11 -D_POSIX_C_SOURCE=200809L -Imodule \
+                  -fno-sanitize-recover=all -std=c11 -D_POSIX_C_SOURCE=200809L -Imodule -Ispec/fuzz \
                   $(filter-out -Werror,$(WARN)) \
                   $(shell $(PKG_CONFIG) --cflags $(LUA_PC) libidn2 libcrypto 2>/dev/null)
 FUZZ_LDLIBS    := $(shell $(PKG_CONFIG) --libs $(LUA_PC) libidn2 libcrypto 2>/dev/null)
@@ -126,7 +126,7 @@ fuzz:  ## build the libFuzzer targets (spec/fuzz/fuzz_*.c) into build-fuzz/
 	@mkdir -p build-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		if [ ! -e build-fuzz/$$t ] || \
-		   [ -n "$$(find spec/fuzz/$$t.c $(SRCS) $(HDRS) Makefile -newer build-fuzz/$$t)" ]; then \
+		   [ -n "$$(find spec/fuzz/$$t.c spec/fuzz/*.h $(SRCS) $(HDRS) Makefile -newer build-fuzz/$$t)" ]; then \
 			echo "$(FUZZ_CC) ... -o build-fuzz/$$t"; \
 			$(FUZZ_CC) $(FUZZ_CFLAGS) -o build-fuzz/$$t spec/fuzz/$$t.c $(SRCS) $(FUZZ_LDLIBS) \
 				|| exit 1; \

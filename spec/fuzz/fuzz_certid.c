@@ -19,15 +19,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
+#include "fuzz_lua.h"
 
 #include "certid.h"
 #include "idna.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int luaopen_s2s_partners(lua_State *L);
 
 static const char *const domains[] = {
 	"example.com", "a.example.com", "xn--bcher-kva.example", "b.test",
@@ -91,20 +88,6 @@ static void check_as_pem(const uint8_t *p, size_t n)
 	check_cert(pem, o);
 	free(pem);
 	free(b64);
-}
-
-static lua_State *lua_state(void)
-{
-	static lua_State *L;
-
-	if (L == NULL) {
-		L = luaL_newstate();
-		if (L == NULL)
-			abort();
-		luaL_requiref(L, "s2s_partners", luaopen_s2s_partners, 0);
-		lua_setglobal(L, "partners");
-	}
-	return L;
 }
 
 /* Call partners.<fn> with the given number of arguments on the stack; results stay. */

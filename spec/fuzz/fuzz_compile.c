@@ -18,26 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
+#include "fuzz_lua.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int luaopen_s2s_partners(lua_State *L);
-
-static lua_State *lua_state(void)
-{
-	static lua_State *L;
-
-	if (L == NULL) {
-		L = luaL_newstate();
-		if (L == NULL)
-			abort();
-		luaL_requiref(L, "s2s_partners", luaopen_s2s_partners, 0);
-		lua_setglobal(L, "partners");
-	}
-	return L;
-}
 
 /* Push a field value decoded as described above. */
 static void push_value(lua_State *L, const char *v, size_t n)

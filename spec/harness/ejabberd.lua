@@ -319,7 +319,7 @@ function Ejabberd:wait_ready(timeout)
 		if not util.alive(self.pid) then return "dead" end
 		-- Listeners open before every module has created its tables (ejabberdctl register
 		-- would fail with no_exists passwd): also wait for "ejabberd … is started".
-		return util.port_open(self.addr, self.s2s_port) and util.port_open(self.addr, self.c2s_port)
+		return util.ports_open(self)
 			and (util.read_file(self.stdout_file) or ""):find(" is started in the node ", 1, true) ~= nil
 	end, timeout, 0.02)
 	if ok ~= true then

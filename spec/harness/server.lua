@@ -245,7 +245,7 @@ function Server:wait_ready(timeout)
 	timeout = timeout or 10
 	local ok = util.poll(function()
 		if not util.alive(self.pid) then return "dead" end
-		return util.port_open(self.addr, self.s2s_port) and util.port_open(self.addr, self.c2s_port)
+		return util.ports_open(self)
 	end, timeout, 0.01)
 	if ok == true then
 		self.ready_after = util.now() - self.started_at

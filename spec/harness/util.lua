@@ -246,4 +246,9 @@ function util.mark_registered(server, list)
 	for _, account in ipairs(list) do server.registered[account.key] = true end
 end
 
+--- Do both the s2s and c2s ports of a server (fields addr, s2s_port, c2s_port) accept TCP?
+function util.ports_open(server)
+	return util.port_open(server.addr, server.s2s_port) and util.port_open(server.addr, server.c2s_port)
+end
+
 return util

@@ -6,12 +6,7 @@ local partners = require "s2s_partners"
 
 local T = 8
 
-local function read(path)
-	local f = assert(io.open(path, "rb"))
-	local data = f:read("a")
-	f:close()
-	return data
-end
+local read = harness.util.read_file
 
 describe("partner key pins #integration", function()
 	local env, a, alice, bob, carol, dave
