@@ -86,7 +86,7 @@ return function (policy, metrics, refuse)
 	local function partner_or_refuse(session, domain)
 		local partner, why = policy.resolve(domain);
 		if not partner then
-			refuse(session, domain, domain and "not_partner" or "anonymous", why);
+			refuse(session, domain, not policy.compiled and "config_invalid" or domain and "not_partner" or "anonymous", why);
 		end
 		return partner;
 	end

@@ -14,6 +14,7 @@ describe("fail closed on an invalid partner list #integration", function()
 	setup(function()
 		env = harness.env()
 		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			global_options = { statistics = "internal" }, -- counters: stats:show()
 			vhost_options = { s2s_partners = INVALID } }
 		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
 		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
@@ -37,6 +38,12 @@ describe("fail closed on an invalid partner list #integration", function()
 		assert(bob:send_message("alice@a.test", "to a broken host"))
 		assert(bob:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
 		assert(alice:expect_no_message{ from = "bob@b.test", within = 0.5 })
+		-- Counted: the bounced stanza, and the refused incoming stream.
+		assert(harness.util.poll(function()
+			local stats = a:shell("stats:show('s2s_partners/')")
+			return stats:find("s2s_partners/bounced", 1, true) and stats:find("reason=config_invalid", 1, true)
+				and stats:find("direction=incoming reason=config_invalid", 1, true)
+		end, T), a:shell("stats:show('s2s_partners/')"))
 	end)
 
 	it("opens once the config is fixed and reloaded", function()
@@ -45,6 +52,9 @@ describe("fail closed on an invalid partner list #integration", function()
 		assert(a:wait_log("1 federation partners in force (reload)", { plain = true, timeout = T }))
 		assert(alice:send_message("bob@b.test", "fixed"))
 		assert(bob:expect_message{ from = "alice@a.test", body = "fixed", timeout = T })
+		assert(harness.util.poll(function()
+			return a:shell("stats:show('s2s_partners/accepted')"):find("direction=outgoing method=sasl_tls", 1, true)
+		end, T), a:shell("stats:show('s2s_partners/')"))
 	end)
 
 	it("keeps the last valid policy when a reload brings an invalid list", function()
