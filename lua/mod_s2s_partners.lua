@@ -37,8 +37,8 @@ local core = require "s2s_partners";
 
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
-local refuse = module:require("refuse")(policy, metrics);
-module:require("streams")(policy, metrics, refuse);
+local refuse, note_refusal = module:require("refuse")(policy, metrics);
+module:require("streams")(policy, metrics, refuse, note_refusal);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse);
 module:require("connect")(policy, compat);

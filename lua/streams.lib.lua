@@ -65,7 +65,7 @@ local function remote_of(session)
 	return session.from_host;
 end
 
-return function (policy, metrics, refuse)
+return function (policy, metrics, refuse, note_refusal)
 	local allows = policy.allows;
 	-- Incoming streams waiting for the authoritative server's answer about a dialback key,
 	-- by "<domain>/<stream id>" (as in mod_dialback).
@@ -293,9 +293,23 @@ return function (policy, metrics, refuse)
 		if origin.type ~= "s2sin_unauthed" and origin.type ~= "s2sin" then return; end
 		local from = stanza.attr.from and nameprep(stanza.attr.from);
 		if not from then return; end -- mod_dialback closes with improper-addressing
+		local method = dialback_method(origin);
+		if origin.type == "s2sin" then
+			-- A stream already authenticated for another domain asks for this one too: refuse
+			-- just this domain (XEP-0220 §2.4), the stream stays up for the others.
+			local partner, why = policy.resolve(from);
+			if not partner or not allows(partner, method) then
+				local text = partner and why_not(partner, from, method) or why;
+				note_refusal(origin, from, partner and method or "not_partner", text);
+				origin.sends2s(st.stanza("db:result", { from = stanza.attr.to, to = stanza.attr.from, type = "error" })
+					:tag("error", { type = "cancel" })
+						:tag("policy-violation", { xmlns = "urn:ietf:params:xml:ns:xmpp-stanzas" }):up()
+						:tag("text", { xmlns = "urn:ietf:params:xml:ns:xmpp-stanzas" }):text(text));
+				return true;
+			end
+		end
 		local partner = partner_or_refuse(origin, from);
 		if not partner then return true; end
-		local method = dialback_method(origin);
 		if not allows(partner, method) then
 			refuse(origin, from, method, why_not(partner, from, method));
 			return true;

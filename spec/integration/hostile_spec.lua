@@ -223,11 +223,24 @@ describe("hostile s2s peers #integration", function()
 		local ok_stanza, ok_body = message("b.test")
 		assert(peer:send(ok_stanza))
 		assert(alice:expect_message{ from = "mallory@b.test", body = ok_body, timeout = T })
-		-- Now dialback for nodb.b.test (dialback off) on the same stream.
-		local stanza, body = message("nodb.b.test")
+		-- Now dialback for nodb.b.test (dialback off) on the same stream: that domain alone is
+		-- refused (db:result type=error, XEP-0220 §2.4); the stream stays up for b.test.
 		assert(peer:dialback("nodb.b.test", "a.test", "0123456789abcdef"))
+		local result = assert(peer:expect("result", "jabber:server:dialback", T))
+		assert.equal("error", result.attr.type, peer:transcript())
+		local err = assert(rawpeer.child(result, "error"), peer:transcript())
+		assert.truthy(rawpeer.child(err, "policy-violation", "urn:ietf:params:xml:ns:xmpp-stanzas"), peer:transcript())
+		assert.equal("dialback is not allowed with nodb.b.test",
+			rawpeer.child(err, "text", "urn:ietf:params:xml:ns:xmpp-stanzas").text)
+		assert(a:wait_log("Refused incoming s2s stream from nodb.b.test: dialback is not allowed with nodb.b.test",
+			{ plain = true, timeout = T }))
+		local still_stanza, still_body = message("b.test")
+		assert(peer:send(still_stanza))
+		assert(alice:expect_message{ from = "mallory@b.test", body = still_body, timeout = T })
+		-- A stanza from the refused domain anyway: Prosody closes the stream (not authorized for it).
+		local stanza, body = message("nodb.b.test")
 		assert(peer:send(stanza))
-		assert_refused(peer, "^dialback is not allowed with nodb%.b%.test$", "nodb.b.test")
+		assert.equal("not-authorized", (peer:expect_stream_error(T)))
 		assert_nothing_delivered(body)
 	end)
 
