@@ -69,7 +69,7 @@ integration: all  ## integration specs with real Prosody servers on loopback, on
 		summary="$$summary  Prosody $$v: $$res ($$(($$(date +%s) - start)) s)"; \
 	done; echo "== integration:$$summary"; exit $$rc
 
-lint:  ## cppcheck + clang-tidy style checks for C, luacheck for Lua
+lint:  ## cppcheck for C, luacheck for Lua
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --suppress=missingIncludeSystem --inline-suppr module
 	luacheck -q lua spec
