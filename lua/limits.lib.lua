@@ -2,24 +2,18 @@
 -- partner, both directions, all its domains) and `keepalive` (whitespace keepalives on idle
 -- streams; without them an idle stream is closed at Prosody's read timeout).
 
-local hosts = prosody.hosts;
-
-return function (policy, refuse)
-	-- Authenticated streams of this host whose remote domain belongs to `partner`.
+return function (policy, refuse, authenticated_streams)
+	-- Authenticated streams of this host (other than `except`) serving a domain of `partner`.
 	local function count_streams(partner, except)
+		local counted = {};
 		local n = 0;
-		local function counts(session, remote)
-			return session ~= except and not session.destroyed and policy.resolve(remote) == partner;
-		end
-		for session in pairs(prosody.incoming_s2s) do
-			if session.type == "s2sin" and session.to_host == module.host then
-				for remote, state in pairs(session.hosts or {}) do
-					if state.authed and counts(session, remote) then n = n + 1; break; end
-				end
+		for _, s in ipairs(authenticated_streams()) do
+			local session = s.session;
+			if session ~= except and not session.destroyed and not counted[session]
+				and policy.resolve(s.remote) == partner then
+				counted[session] = true;
+				n = n + 1;
 			end
-		end
-		for remote, session in pairs(hosts[module.host] and hosts[module.host].s2sout or {}) do
-			if session.type == "s2sout" and counts(session, remote) then n = n + 1; end
 		end
 		return n;
 	end

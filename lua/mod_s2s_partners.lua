@@ -16,6 +16,7 @@
 --   dialback.lib.lua  this host's dialback keys, made and checked by the C core
 --   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
 --   reconcile.lib.lua closing streams a changed policy no longer allows
+--   sessions.lib.lua  the authenticated s2s streams of this host
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
@@ -40,10 +41,11 @@ local policy = module:require("policy")(core);
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
 module:require("streams")(policy, metrics, refuse, note_refusal);
 module:require("certs")(core, policy, refuse);
-module:require("limits")(policy, refuse);
+local authenticated_streams = module:require("sessions");
+module:require("limits")(policy, refuse, authenticated_streams);
 module:require("connect")(policy, compat);
 module:require("dialback")(core);
-module:require("reconcile")(policy, refuse);
+module:require("reconcile")(policy, refuse, authenticated_streams);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics);
 

@@ -1,10 +1,8 @@
 -- When the policy changes (runtime edit or config reload), close the established streams that
 -- the new policy no longer allows: the partner is gone, or the method the stream authenticated
--- with is no longer one of its allowed methods.
+-- with is no longer one of its allowed methods. Every authenticated domain of a stream is checked.
 
-local hosts = prosody.hosts;
-
-return function (policy, refuse)
+return function (policy, refuse, authenticated_streams)
 	local function check(session, remote)
 		if session.destroyed then return; end
 		local partner, why = policy.resolve(remote);
@@ -17,17 +15,6 @@ return function (policy, refuse)
 	end
 
 	policy.on_change(function ()
-		local doomed = {};
-		for session in pairs(prosody.incoming_s2s) do
-			if session.to_host == module.host and session.type == "s2sin" then
-				for remote, state in pairs(session.hosts or {}) do
-					if state.authed then doomed[#doomed + 1] = { session, remote }; break; end
-				end
-			end
-		end
-		for remote, session in pairs(hosts[module.host] and hosts[module.host].s2sout or {}) do
-			if session.type == "s2sout" then doomed[#doomed + 1] = { session, remote }; end
-		end
-		for _, pair in ipairs(doomed) do check(pair[1], pair[2]); end
+		for _, s in ipairs(authenticated_streams()) do check(s.session, s.remote); end
 	end);
 end
