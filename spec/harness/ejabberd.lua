@@ -314,19 +314,11 @@ end
 
 --- Wait until c2s and s2s ports accept connections, then register pending users.
 function Ejabberd:wait_ready(timeout)
-	timeout = timeout or 15
-	local ok = util.poll(function()
-		if not util.alive(self.pid) then return "dead" end
-		-- Listeners open before every module has created its tables (ejabberdctl register
-		-- would fail with no_exists passwd): also wait for "ejabberd … is started".
-		return util.ports_open(self)
-			and (util.read_file(self.stdout_file) or ""):find(" is started in the node ", 1, true) ~= nil
-	end, timeout, 0.02)
-	if ok ~= true then
-		local why = ok == "dead" and "exited" or ("not listening after " .. timeout .. " s")
-		error(("ejabberd %s (%s) %s\n--- stdout:\n%s\n--- log tail:\n%s"):format(self.host, self.addr, why,
-			util.read_file(self.stdout_file) or "", self:log_tail(30)))
-	end
+	-- Listeners open before every module has created its tables (ejabberdctl register would
+	-- fail with no_exists passwd): also wait for "ejabberd … is started".
+	util.wait_listening(self, "ejabberd", timeout or 15, 0.02, function()
+		return (util.read_file(self.stdout_file) or ""):find(" is started in the node ", 1, true) ~= nil
+	end)
 	-- The pid file is the authority on the beam PID once written.
 	local beam = tonumber((util.read_file(self.pid_path) or ""):match("%d+") or "")
 	if beam and beam ~= self.pid and util.alive(beam) then

@@ -242,18 +242,9 @@ end
 
 --- Wait until the c2s and s2s ports accept TCP connections.
 function Server:wait_ready(timeout)
-	timeout = timeout or 10
-	local ok = util.poll(function()
-		if not util.alive(self.pid) then return "dead" end
-		return util.ports_open(self)
-	end, timeout, 0.01)
-	if ok == true then
-		self.ready_after = util.now() - self.started_at
-		return true
-	end
-	local why = ok == "dead" and "exited" or ("not listening after " .. timeout .. " s")
-	error(("%s %s (%s) %s\n--- stdout:\n%s\n--- log tail:\n%s"):format(self:prosody().label, self.host, self.addr, why,
-		util.read_file(self.stdout_file) or "", self:log_tail(30)))
+	util.wait_listening(self, self:prosody().label, timeout or 10, 0.01)
+	self.ready_after = util.now() - self.started_at
+	return true
 end
 
 function Server:start(timeout)

@@ -251,4 +251,18 @@ function util.ports_open(server)
 	return util.port_open(server.addr, server.s2s_port) and util.port_open(server.addr, server.c2s_port)
 end
 
+--- Wait until a started server (fields pid, addr, s2s_port, c2s_port, stdout_file, host and a
+-- log_tail method) listens on both ports and `extra()` (optional) holds; raise with its stdout
+-- and log tail when it exits or the timeout passes. `label` names it in the error.
+function util.wait_listening(server, label, timeout, interval, extra)
+	local ok = util.poll(function()
+		if not util.alive(server.pid) then return "dead" end
+		return util.ports_open(server) and (extra == nil or extra())
+	end, timeout, interval)
+	if ok == true then return true end
+	local why = ok == "dead" and "exited" or ("not listening after " .. timeout .. " s")
+	error(("%s %s (%s) %s\n--- stdout:\n%s\n--- log tail:\n%s"):format(label, server.host, server.addr, why,
+		util.read_file(server.stdout_file) or "", server:log_tail(30)))
+end
+
 return util
