@@ -48,9 +48,7 @@ deps:  ## install the Debian packages needed to build, test and run (as root, wh
 	sh scripts/install-deps.sh
 
 test: deps  ## install deps, build, lint, unit specs (also under ASan/UBSan), integration specs, short fuzz run
-	@mkdir -p build; rm -f build/test.rc; \
-	{ $(MAKE) all lint unit asan integration fuzz-short; echo $$? > build/test.rc; } 2>&1 | tee build/test.log; \
-	rc=$$(cat build/test.rc); sh scripts/test-summary.sh build/test.log $$rc; exit $$rc
+	@MAKE="$(MAKE)" sh scripts/test-stages.sh build/test.log all lint unit asan integration fuzz-short
 
 unit: all  ## unit specs only (fast, no servers)
 	$(BUSTED) --run=unit
@@ -85,16 +83,21 @@ install: all  ## install plugin + C core into $(DESTDIR)$(MODDIR)/mod_s2s_partne
 uninstall:  ## remove what `make install` installed
 	rm -rf $(DESTDIR)$(MODDIR)/mod_s2s_partners
 
-# The sanitizer runtimes are preloaded into lua5.4 and, through the environment, into every
-# Prosody the integration specs start, which load the ASan build of the C core.
-ASAN_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	S2SP_PLUGIN_DIR=build-asan/plugins/mod_s2s_partners
+# The sanitizer runtimes are preloaded into the lua5.4 that runs the unit specs (it loads the
+# ASan build of the C core) and, through S2SP_PROSODY_ENV, into every Prosody the integration
+# specs start (spec/harness/server.lua), which load that build too. Nothing else gets them: the
+# integration specs' own process, its XMPP clients, openssl and ejabberd run as usual, with the
+# plain build of the core for the test process's own use (S2SP_CORE_DIR, .busted).
+ASAN_RT      = $$($(CC) -print-file-name=libasan.so):$$($(CC) -print-file-name=libubsan.so)
+ASAN_OPTS    = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ASAN_PLUGIN  = build-asan/plugins/mod_s2s_partners
 
-asan:  ## build under ASan + UBSan; run the unit specs, and the integration specs (Prosody 0.12) with it
+asan: all  ## build under ASan + UBSan; run the unit specs, and the integration specs (Prosody 0.12) with it
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all
-	$(ASAN_ENV) $(BUSTED) --run=unit
-	$(ASAN_ENV) S2SP_PROSODY=0.12 $(BUSTED) --run=integration; rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
+	$(ASAN_OPTS) LD_PRELOAD="$(ASAN_RT)" S2SP_PLUGIN_DIR=$(ASAN_PLUGIN) $(BUSTED) --run=unit
+	S2SP_PROSODY_ENV="LD_PRELOAD=$(ASAN_RT) $(ASAN_OPTS)" S2SP_PLUGIN_DIR=$(ASAN_PLUGIN) \
+		S2SP_CORE_DIR=$(PLUGIN) S2SP_PROSODY=0.12 $(BUSTED) --run=integration; \
+		rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
 
 # ---- fuzzing (libFuzzer, clang) and valgrind --------------------------------------------
 #   FUZZ_CC         clang with libFuzzer                      (default: clang)

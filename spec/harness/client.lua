@@ -50,7 +50,7 @@ function client.new(env, n, opts)
 		pid_file = base .. ".pid",
 		offset = 0, seq = 0, responses = {}, partial = "",
 		accounts = {},
-		default_timeout = opts.timeout or 5,
+		default_timeout = opts.timeout or util.WAIT,
 	}, Driver)
 	util.write_file(self.out_file, "")
 	local cmd = ("echo $$ > %s; exec %s %s --out %s --log %s 2>>%s >/dev/null")
@@ -129,7 +129,7 @@ end
 --- Log in. opts: jid, password (default: from the server's users), server
 -- (a harness server: address, port, CA and certificate trust come from it)
 -- or host/port/ca_file/insecure, name (account key, default the jid),
--- resource, timeout (default 10), presence (send initial presence, default
+-- resource, timeout (default util.WAIT), presence (send initial presence, default
 -- true), roster (fetch the roster first, default true).
 -- Returns an Account, or nil and an error.
 function Driver:login(opts, password, server)
@@ -137,7 +137,7 @@ function Driver:login(opts, password, server)
 	local args = {
 		jid = opts.jid, password = opts.password, resource = opts.resource,
 		presence = opts.presence ~= false, roster = opts.roster ~= false,
-		timeout = opts.timeout or 10,
+		timeout = opts.timeout or util.WAIT,
 	}
 	local s = opts.server
 	if s then
@@ -304,7 +304,7 @@ end
 
 --- The roster: list of { jid, name, subscription, ask, groups }; also indexed by jid.
 function Account:roster(timeout)
-	local r, err = self:call("roster_get", { timeout = timeout or 5 }, timeout or 5)
+	local r, err = self:call("roster_get", { timeout = timeout or util.WAIT }, timeout or util.WAIT)
 	if not r then return nil, err end
 	local items = r.items or {}
 	for _, it in ipairs(items) do items[it.jid] = it end
@@ -349,10 +349,15 @@ end
 
 --- Log in several accounts at once (the driver handles them concurrently).
 -- list: login opts as for login(). Returns a list of Accounts in the same
--- order, or nil and the first error.
+-- order, or nil and the first error. The logins share the servers' CPU (a TLS handshake and
+-- a SCRAM exchange each), so each one's bound grows with the batch: util.WAIT plus
+-- LOGIN_EACH seconds for every other login of the batch, unless opts.timeout says otherwise.
+local LOGIN_EACH = 1
 function Driver:login_many(list)
 	local pending = {}
+	local bound = util.WAIT + LOGIN_EACH * (#list - 1)
 	for i, opts in ipairs(list) do
+		if opts.timeout == nil then opts = setmetatable({ timeout = bound }, { __index = opts }) end
 		-- Each login runs in its own coroutine: call() yields while it waits.
 		pending[i] = coroutine.create(function() return self:login(opts) end)
 	end

@@ -316,7 +316,7 @@ end
 function Ejabberd:wait_ready(timeout)
 	-- Listeners open before every module has created its tables (ejabberdctl register would
 	-- fail with no_exists passwd): also wait for "ejabberd … is started".
-	util.wait_listening(self, "ejabberd", timeout or 15, 0.02, function()
+	util.wait_listening(self, "ejabberd", timeout or util.WAIT, 0.02, function()
 		return (util.read_file(self.stdout_file) or ""):find(" is started in the node ", 1, true) ~= nil
 	end)
 	-- The pid file is the authority on the beam PID once written.
@@ -405,7 +405,7 @@ end
 
 --- Wait until ejabberd logs an accepted s2s authentication matching `filter` (fields of
 -- s2s_auths() records, e.g. { dir = "in", from = "a.test", to = "e.test" }); returns the record,
--- or nil, "timeout …". opts: since, timeout (default 5).
+-- or nil, "timeout …". opts: since, timeout (default util.WAIT).
 function Ejabberd:wait_s2s_auth(filter, opts)
 	opts = opts or {}
 	local rec = util.poll(function()
@@ -416,7 +416,7 @@ function Ejabberd:wait_s2s_auth(filter, opts)
 			end
 			if ok then return r end
 		end
-	end, opts.timeout or 5, 0.02)
+	end, opts.timeout or util.WAIT, 0.02)
 	if rec then return rec end
 	local have = {}
 	for _, r in ipairs(self:s2s_auths(opts.since)) do have[#have + 1] = r.line end

@@ -4,6 +4,7 @@
 local socket = require "socket"
 local ssl = require "ssl"
 local lxp = require "lxp"
+local util = require "harness.util"
 
 local rawpeer = {}
 local Peer = {}
@@ -62,7 +63,7 @@ end
 function rawpeer.connect(addr, port, timeout)
 	assert(addr:match("^127%.0%.0%.%d+$"), "raw peers connect to loopback only")
 	local sock = assert(socket.tcp())
-	sock:settimeout(timeout or 5)
+	sock:settimeout(timeout or util.WAIT)
 	local ok, err = sock:connect(addr, port or 5269)
 	if not ok then return nil, err end
 	local self = setmetatable({ sock = sock, closed = false }, Peer)
@@ -115,7 +116,7 @@ end
 
 --- The next top-level element (table with name, xmlns, attr, tags, text), or nil, "closed" | "timeout".
 function Peer:read(timeout)
-	local deadline = socket.gettime() + (timeout or 5)
+	local deadline = socket.gettime() + (timeout or util.WAIT)
 	while true do
 		if #self.queue > 0 then return table.remove(self.queue, 1) end
 		if self.closed or self.stream_closed then return nil, "closed" end
@@ -126,7 +127,7 @@ end
 
 --- Read elements until one named `name` (optionally in `xmlns`) arrives; stream errors end the wait.
 function Peer:expect(name, xmlns, timeout)
-	local deadline = socket.gettime() + (timeout or 5)
+	local deadline = socket.gettime() + (timeout or util.WAIT)
 	while true do
 		local el, err = self:read(deadline - socket.gettime())
 		if not el then return nil, err end
@@ -140,7 +141,7 @@ end
 
 --- Wait for the server's stream error (and the end of the stream); returns condition, text.
 function Peer:expect_stream_error(timeout)
-	local deadline = socket.gettime() + (timeout or 5)
+	local deadline = socket.gettime() + (timeout or util.WAIT)
 	if self.stream_error then return rawpeer.stream_error_condition(self.stream_error) end
 	while true do
 		local el, err = self:read(deadline - socket.gettime())
@@ -189,7 +190,7 @@ function Peer:starttls(opts)
 	end
 	local conn, werr = ssl.wrap(self.sock, params)
 	if not conn then return nil, werr end
-	conn:settimeout(opts.timeout or 5)
+	conn:settimeout(opts.timeout or util.WAIT)
 	local ok, herr = conn:dohandshake()
 	if not ok then return nil, herr end
 	self.sock = conn

@@ -212,6 +212,19 @@ function Server:register(user, pass)
 	util.mark_registered(self, accounts)
 end
 
+--- `env VAR=value … ` for S2SP_PROSODY_ENV (whitespace-separated assignments, e.g. the
+-- sanitizer runtime of `make asan`): given to Prosody processes only, never to the test
+-- process's other children (clients, openssl, ejabberd), which it would only slow down.
+function Server.launch_env()
+	local words = {}
+	for w in (os.getenv("S2SP_PROSODY_ENV") or ""):gmatch("%S+") do
+		assert(w:match("^[%a_][%w_]*="), "S2SP_PROSODY_ENV: not an assignment: " .. w)
+		words[#words + 1] = shq(w)
+	end
+	if #words == 0 then return "" end
+	return "env " .. table.concat(words, " ") .. " "
+end
+
 --- Start the server (returns at once; use wait_ready() or env:start()).
 function Server:launch()
 	assert(not self.pid, self.host .. " already running")
@@ -226,8 +239,8 @@ function Server:launch()
 	local install = self:prosody()
 	prosody.announce(install)
 	self.prosody_version = install.version
-	local cmd = ("echo $$ > %s; exec %s -F --config %s >>%s 2>&1 </dev/null")
-		:format(shq(pidtmp), install.prosody, shq(self.config), shq(self.stdout_file))
+	local cmd = ("echo $$ > %s; exec %s%s -F --config %s >>%s 2>&1 </dev/null")
+		:format(shq(pidtmp), Server.launch_env(), install.prosody, shq(self.config), shq(self.stdout_file))
 	self.handle = assert(util.spawn(cmd, "r"))
 	local pid = util.poll(function()
 		local s = util.read_file(pidtmp)
@@ -242,7 +255,7 @@ end
 
 --- Wait until the c2s and s2s ports accept TCP connections.
 function Server:wait_ready(timeout)
-	util.wait_listening(self, self:prosody().label, timeout or 10, 0.01)
+	util.wait_listening(self, self:prosody().label, timeout or util.WAIT, 0.01)
 	self.ready_after = util.now() - self.started_at
 	return true
 end
@@ -421,11 +434,11 @@ function Server:log_contains(pattern, opts)
 end
 
 --- Wait until a log line matches; returns the line, or nil, "timeout …".
--- opts: timeout (default 5 s), since, plain.
+-- opts: timeout (default util.WAIT), since, plain.
 function Server:wait_log(pattern, opts)
 	if type(opts) == "number" then opts = { timeout = opts } end
 	opts = opts or {}
-	local line = util.poll(function() return self:log_contains(pattern, opts) end, opts.timeout or 5, 0.02)
+	local line = util.poll(function() return self:log_contains(pattern, opts) end, opts.timeout or util.WAIT, 0.02)
 	if line then return line end
 	return nil, ("timeout waiting for log line %q on %s"):format(pattern, self.host)
 end

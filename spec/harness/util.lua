@@ -7,6 +7,13 @@ util.now = socket.gettime
 util.sleep = socket.sleep
 
 local T0 = socket.gettime()
+
+--- The bound, in seconds, for anything a spec expects to happen (a server listening, a login,
+-- a stanza arriving, a log line). A positive wait ends as soon as its condition holds, so the
+-- bound costs nothing when things work; it is sized for a loaded 2-core machine running Prosody
+-- under ASan, not for a fast one. S2SP_WAIT overrides it. Negative waits ("nothing arrives
+-- within …") use their own short windows.
+util.WAIT = tonumber(os.getenv("S2SP_WAIT")) or 30
 local TRACE = os.getenv("S2SP_TRACE") == "1"
 
 --- Timestamped progress line on stderr when S2SP_TRACE=1.
@@ -115,7 +122,7 @@ end
 --- Poll `fn` until it returns a truthy value or `timeout` seconds pass.
 -- Returns fn's values, or nil, "timeout" at the deadline.
 function util.poll(fn, timeout, interval)
-	local deadline = util.now() + (timeout or 5)
+	local deadline = util.now() + (timeout or util.WAIT)
 	interval = interval or 0.02
 	while true do
 		local r = table.pack(fn())

@@ -3,7 +3,7 @@
 -- streams the new policy no longer allows are closed.
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 local XMLNS_COMMANDS = "http://jabber.org/protocol/commands"
 
 local function command(node, action, sessionid, form)

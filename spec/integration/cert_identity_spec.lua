@@ -3,7 +3,7 @@
 -- directions; dialback over TLS where the partner allows it, refusal with the reason where not.
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 describe("partner certificate identity #integration", function()
 	local env, a, alice, bob, carol, dave

@@ -2,7 +2,7 @@
 -- a clear warning where Prosody cannot do it (0.12).
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 describe("partner connect #integration", function()
 	local env, a, b, alice, bob

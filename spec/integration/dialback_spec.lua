@@ -2,7 +2,7 @@
 -- and stock Prosody peers (which only relay them) still complete dialback with it both ways.
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 describe("dialback keys from the C core #integration", function()
 	local env, a, alice, bob

@@ -15,7 +15,7 @@ local ejabberd = require "harness.ejabberd"
 
 local util = harness.util
 
-local T = 8        -- bound for anything expected to happen (loopback: milliseconds)
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 local QUIET = 1    -- window in which nothing may arrive (negative checks)
 
 local plugin_present, plugin_dir = harness.plugin_available()

@@ -3,7 +3,7 @@
 -- config opens federation again.
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 local INVALID = { { domain = "b.test", type = "federated", tls = "not_supported", sasl = "required", dialback = false } }
 local VALID = { { domain = "b.test", type = "federated" } }

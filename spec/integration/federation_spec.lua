@@ -5,7 +5,7 @@ local harness = require "harness"
 
 -- Generous for a loopback round trip (they take milliseconds), short enough
 -- that a lost stanza fails the spec quickly.
-local T = 5
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 describe("stock Prosody federation #integration", function()
 	local env, a, b, alice, bob

@@ -7,7 +7,7 @@
 local harness = require "harness"
 local rawpeer = require "rawpeer"
 
-local T = 5
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 local XMLNS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 local XMLNS_DIALBACK_FEATURE = "urn:xmpp:features:dialback"
 

@@ -1,7 +1,7 @@
 -- connection_limit and keepalive on real s2s streams.
 local harness = require "harness"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 describe("partner connection_limit #integration", function()
 	local env, a, alice, bob, sue

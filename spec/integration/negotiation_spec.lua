@@ -16,7 +16,7 @@ local harness = require "harness"
 local rawpeer = require "rawpeer"
 local util = harness.util
 
-local T = 10 -- positive waits: generous for a loaded 2-core machine, still bounded
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 -- Every valid and warning row of SPEC §3 (the invalid ones are never applied: compile_spec).
 local ROWS = {

@@ -11,7 +11,7 @@ local harness = require "harness"
 local rawpeer = require "harness.rawpeer"
 local mime = require "mime"
 
-local T = 8        -- bound for anything that must happen
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 local QUIET = 0.4  -- "nothing arrives" window, used after a positive wait (usually a log line)
 local AFTER = 0.05 -- a second "nothing arrived" check right after a QUIET window
 

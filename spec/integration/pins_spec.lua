@@ -4,7 +4,7 @@
 local harness = require "harness"
 local partners = require "s2s_partners"
 
-local T = 8
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 local read = harness.util.read_file
 

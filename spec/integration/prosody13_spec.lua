@@ -9,7 +9,7 @@
 local harness = require "harness"
 local prosody = require "harness.prosody"
 
-local T = 5
+local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
 local plugin_present, plugin_dir = harness.plugin_available()
 
