@@ -13,17 +13,40 @@ local uuid = require "util.uuid";
 local xmlns_stream = "http://etherx.jabber.org/streams";
 local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 
+-- The secret configured (Prosody's own option, so a cluster shares it exactly as mod_dialback's
+-- would be shared), a random one when unset, or nil, why it cannot be used: the value as written,
+-- not get_option_string's conversion of it, and never empty (README "Options"). The same rule
+-- as in policy.lib.lua, which refuses all s2s traffic of the host while it is broken.
+local function configured_secret()
+	local value = module:get_option("dialback_secret");
+	if value == nil then return uuid.generate() .. uuid.generate(); end
+	if type(value) == "string" and value ~= "" then return value; end
+	return nil, ("expected a non-empty string, got %s"):format(value == "" and "an empty string" or type(value));
+end
+
 return function (core)
-	-- Prosody's own option, so a cluster shares it exactly as mod_dialback's would be shared.
-	local secret = module:get_option_string("dialback_secret", nil);
+	local secret, problem = configured_secret(); -- nil: no keys are made or confirmed
 	if not secret then
-		secret = uuid.generate() .. uuid.generate();
+		module:log("error", "Invalid dialback_secret: %s; this host makes and confirms no dialback keys until "
+			.. "it is fixed", problem);
 	end
 
 	function module.save() return { dialback_secret = secret }; end
 	function module.restore(state) secret = state.dialback_secret or secret; end
 
+	-- A secret fixed in the config takes effect at the reload that also lets policy.lib.lua open
+	-- federation again; a usable secret is kept, as mod_dialback keeps its own.
+	module:hook_global("config-reloaded", function ()
+		if secret then return; end
+		secret = configured_secret();
+		if secret then module:log("info", "dialback_secret is usable again"); end
+	end);
+
 	local function initiate(session)
+		if not secret then -- policy.lib.lua refuses these streams first; never send a key made without one
+			session:close({ condition = "internal-server-error", text = "dialback is not available" });
+			return true;
+		end
 		local key = core.dialback_key(secret, session.to_host, session.from_host, session.streamid);
 		session.dialback_key = key;
 		session.sends2s(st.stanza("db:result", { from = session.from_host, to = session.to_host }):text(key));
@@ -56,7 +79,7 @@ return function (core)
 		if origin.type ~= "s2sin_unauthed" and origin.type ~= "s2sin" then return; end
 		local attr = stanza.attr;
 		if attr.type or attr.to ~= module.host or not attr.from or not attr.id then return; end -- mod_dialback's case
-		local valid = core.dialback_verify(secret, attr.from, attr.to, attr.id, stanza:get_text() or "");
+		local valid = secret ~= nil and core.dialback_verify(secret, attr.from, attr.to, attr.id, stanza:get_text() or "");
 		if not valid then
 			origin.log("warn", "Asked to verify a dialback key that was incorrect. An imposter is claiming to be %s?", attr.to);
 		end

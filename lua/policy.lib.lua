@@ -1,7 +1,16 @@
 -- The partner policy of this host: compiled from the configuration by the C core, kept in force
--- across reloads, and closed to everyone when it could never be compiled (fail closed).
+-- across reloads, and closed to everyone when it could never be compiled (fail closed). An
+-- unusable dialback_secret counts as an invalid configuration too: every dialback would fail.
 
-local OPT_LIST, OPT_DEFAULT = "s2s_partners", "s2s_partners_default";
+local OPT_LIST, OPT_DEFAULT, OPT_SECRET = "s2s_partners", "s2s_partners_default", "dialback_secret";
+
+-- Why a dialback_secret value cannot be used (README "Options"), or nil: unset is fine (a random
+-- secret), anything but a non-empty string is not. The same rule as in dialback.lib.lua.
+local function secret_problem(value)
+	if value == nil or (type(value) == "string" and value ~= "") then return nil; end
+	return ("%s: expected a non-empty string, got %s"):format(OPT_SECRET,
+		value == "" and "an empty string" or type(value));
+end
 
 return function (core)
 	local self = {
@@ -14,14 +23,6 @@ return function (core)
 	local STORE_KEY = "runtime_partners";
 	local listeners = {}; -- called with the new compiled policy after every change
 
-	local function combined(list, runtime)
-		if type(list) ~= "table" then return list; end -- let the core name the type error
-		local all = {};
-		for i, record in ipairs(list) do all[i] = record; end
-		for _, record in ipairs(runtime) do all[#all + 1] = record; end
-		return all;
-	end
-
 	local function runtime_error(err, n_config)
 		-- Runtime partners are numbered after the config's: name them as such in errors.
 		return (err:gsub("^partner (%d+)", function (i)
@@ -29,6 +30,32 @@ return function (core)
 			if i > n_config then return ("runtime partner %d"):format(i - n_config); end
 			return ("partner %d"):format(i);
 		end));
+	end
+
+	-- The config file's list (a table, or anything for the core to name), the runtime records
+	-- and the default, compiled together: compiled, warnings, n_config or nil, err. The core
+	-- checks the list exactly as written first, so holes (a nil, e.g. an undefined variable, in
+	-- the list) and stray keys are refused like any other invalid list (README "Configuration")
+	-- rather than hidden by the copy the runtime partners are appended to.
+	local function compile(list, runtime, default)
+		local config, warnings = core.compile(list, default);
+		if not config then
+			local err = warnings;
+			if err == "partners: expected a list of partner records, got a table with holes" then
+				local i = 1; -- the first hole: at most one past the number of entries
+				while rawget(list, i) ~= nil do i = i + 1; end
+				err = ("%s (entry %d is nil)"):format(err, i);
+			end
+			return nil, err;
+		end
+		local n_config = #config;
+		if runtime[1] == nil then return config, warnings, n_config; end
+		local all = {};
+		for i = 1, n_config do all[i] = rawget(list, i); end
+		for _, record in ipairs(runtime) do all[#all + 1] = record; end
+		local compiled, err = core.compile(all, default);
+		if not compiled then return nil, runtime_error(err, n_config); end
+		return compiled, err, n_config; -- err: the warnings
 	end
 
 	local function warn_about_globals(compiled)
@@ -59,20 +86,27 @@ return function (core)
 			partner.type, partner.tls, partner.sasl, tostring(partner.dialback));
 	end
 
-	-- Compile the configured list; returns true or nil, err. Never leaves a half-applied state.
+	-- Check dialback_secret and compile the configured list; returns true or nil, err. Never
+	-- leaves a half-applied state.
 	function self.load(reason)
-		local list = module:get_option(OPT_LIST, {});
-		local default = module:get_option(OPT_DEFAULT);
-		local n_config = type(list) == "table" and #list or 0;
-		local ok, compiled, warnings = pcall(core.compile, combined(list, self.runtime), default);
-		if ok and not compiled then ok, compiled = false, runtime_error(warnings, n_config); end
-		if not ok then
-			local err = tostring(compiled);
+		local option, err = OPT_SECRET, secret_problem(module:get_option(OPT_SECRET));
+		local ok, compiled, warnings, n_config;
+		if not err then
+			option = OPT_LIST;
+			ok, compiled, warnings, n_config = pcall(compile, module:get_option(OPT_LIST, {}), self.runtime,
+				module:get_option(OPT_DEFAULT));
+			if not ok then
+				err = tostring(compiled);
+			elseif not compiled then
+				err = warnings;
+			end
+		end
+		if err then
 			if self.compiled then
-				module:log("error", "Invalid %s on %s, keeping the previous partner list in force: %s", OPT_LIST, reason, err);
+				module:log("error", "Invalid %s on %s, keeping the previous partner list in force: %s", option, reason, err);
 			else
 				module:log("error", "Invalid %s, refusing all server-to-server traffic for %s until it is fixed: %s",
-					OPT_LIST, module.host, err);
+					option, module.host, err);
 				module:set_status("error", "Invalid partner configuration: " .. err);
 			end
 			self.error = err;
@@ -119,11 +153,9 @@ return function (core)
 	-- Runtime edits (SPEC §5): validate the whole list exactly like the config, persist, then
 	-- apply. Returns the compiled policy and its warnings, or nil, err with nothing changed.
 	function self.set_runtime(records, reason)
-		local list = module:get_option(OPT_LIST, {});
-		local n_config = type(list) == "table" and #list or 0;
-		local compiled, warnings = core.compile(combined(list, records), module:get_option(OPT_DEFAULT));
+		local compiled, warnings = compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
 		if not compiled then
-			return nil, runtime_error(warnings, n_config);
+			return nil, warnings;
 		end
 		local ok, err = store:set(STORE_KEY, { partners = records });
 		if not ok then

@@ -158,6 +158,15 @@ function Env:server(opts)
 	return s
 end
 
+--- Declare a server with a self-signed certificate that trusts no CA of this env: SASL
+-- EXTERNAL is impossible with it either way, so its streams use dialback.
+function Env:dialback_only_server(opts)
+	local bundle = self.root .. "/nothing-trusted.pem"
+	if not util.exists(bundle) then util.write_file(bundle, util.read_file(self:other_ca().cert)) end
+	opts.cert, opts.cafile = "self_signed", bundle
+	return self:server(opts)
+end
+
 --- A second CA that no server trusts (for "other_ca" certificates).
 function Env:other_ca()
 	if not self.untrusted_ca then

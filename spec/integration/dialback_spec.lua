@@ -13,9 +13,7 @@ describe("dialback keys from the C core #integration", function()
 			global_options = { dialback_secret = "s2s-partners-spec-secret" },
 			vhost_options = { s2s_partners = { { domain = "b.test", type = "federated", tls = "optional" } } } }
 		-- A self-signed peer: no SASL EXTERNAL either way, so both directions use dialback.
-		local b = env:server{ host = "b.test", users = { bob = "bob-pw" }, cert = "self_signed",
-			cafile = env.root .. "/nothing-trusted.pem" }
-		harness.util.write_file(env.root .. "/nothing-trusted.pem", harness.util.read_file(env:other_ca().cert))
+		local b = env:dialback_only_server{ host = "b.test", users = { bob = "bob-pw" } }
 		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
 	end)
 
