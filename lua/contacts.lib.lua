@@ -16,12 +16,13 @@ local usermanager = require "core.usermanager";
 local bare_sessions = prosody.bare_sessions;
 local hosts = prosody.hosts;
 
-return function (policy, metrics)
+return function (policy, metrics, replies)
 	-- The partner of a stanza that arrived over s2s from a remote domain, or nil. Resolved for
 	-- every stanza, so a reload that changes a partner's type applies at once.
 	local function remote_partner(origin, stanza)
 		local origin_type = origin.type;
 		if not (origin_type == "s2sin" or origin_type == "s2sout") then return; end -- s2sout: bidi streams
+		if origin.dummy then return; end -- Prosody's own bounce of what a user sent
 		local _, from_host = jid_split(stanza.attr.from);
 		if not from_host or hosts[from_host] then return; end
 		return (policy.resolve(from_host));
@@ -39,22 +40,24 @@ return function (policy, metrics)
 		return true;
 	end
 
-	-- Messages and IQs from public unverified partners only reach users who listed the contact.
+	-- public_unverified: nothing from a stranger (a contact not in the user's roster) reaches the
+	-- user: no presence of any type, no message of any type, no IQ request. What passes is what
+	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
+	-- contact, and IQ results or errors to the user's own requests.
 	local function guard_unverified(event)
 		local origin, stanza = event.origin, event.stanza;
 		local partner = remote_partner(origin, stanza);
 		if not partner or partner.type ~= "public_unverified" then return; end
 		local username = jid_split(stanza.attr.to);
 		if not username then return; end
-		if stanza.name == "iq" and (stanza.attr.type == "result" or stanza.attr.type == "error") then
-			return; -- replies to the user's own requests
-		end
-		if not in_roster(username, jid_bare(stanza.attr.from)) then
-			return drop(partner, stanza.name, stanza);
-		end
+		local contact = jid_bare(stanza.attr.from);
+		if in_roster(username, contact) or replies.answers(username, stanza) then return; end
+		local subscribe = stanza.name == "presence" and stanza.attr.type == "subscribe";
+		return drop(partner, subscribe and "subscribe" or stanza.name, stanza);
 	end
-	for _, event in ipairs({ "message/bare", "message/full", "iq/bare", "iq/full" }) do
-		module:hook(event, guard_unverified, 1000); -- before delivery, archiving (mod_mam) and offline storage
+	for _, event in ipairs({ "message/bare", "message/full", "iq/bare", "iq/full", "presence/bare", "presence/full" }) do
+		-- before blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage
+		module:hook(event, guard_unverified, 1000);
 	end
 
 	-- Tell the new subscriber what the user's resources are doing (as mod_presence does).
@@ -115,17 +118,6 @@ return function (policy, metrics)
 		return partner, username, jid_bare(stanza.attr.from);
 	end
 
-	-- public_unverified: only a contact the user already added or invited may ask; before any
-	-- other module (blocklist 100, mod_presence 0) can answer or store the request.
-	local function guard_subscribe(event)
-		local partner, username, contact = subscription_request(event);
-		if not partner or partner.type ~= "public_unverified" then return; end
-		if not in_roster(username, contact) then
-			return drop(partner, "subscribe", event.stanza);
-		end
-		-- mod_presence asks the user as usual
-	end
-
 	-- federated / public_verified with auto_approve: approve without asking. After mod_blocklist
 	-- (100), so a blocked contact is never approved, and before mod_presence (0).
 	local function auto_approve(event)
@@ -137,22 +129,7 @@ return function (policy, metrics)
 		return approve(username, contact, event.stanza);
 	end
 
-	-- public_unverified strangers may not push presence (and status text) to users either.
-	local function guard_presence(event)
-		local origin, stanza = event.origin, event.stanza;
-		local t = stanza.attr.type;
-		if t ~= nil and t ~= "unavailable" then return; end
-		local partner = remote_partner(origin, stanza);
-		if not partner or partner.type ~= "public_unverified" then return; end
-		local username = jid_split(stanza.attr.to);
-		if username and not in_roster(username, jid_bare(stanza.attr.from)) then
-			return drop(partner, "presence", stanza);
-		end
-	end
-
 	for _, event in ipairs({ "presence/bare", "presence/full" }) do
-		module:hook(event, guard_subscribe, 1000);
-		module:hook(event, guard_presence, 1000);
 		module:hook(event, auto_approve, 10);
 	end
 
@@ -168,20 +145,37 @@ return function (policy, metrics)
 		return false;
 	end
 
-	-- No status note for public partners: strip it from presence leaving for them.
+	-- mod_lastactivity answers jabber:iq:last (XEP-0012) with the text of the user's last
+	-- unavailable presence: the same status note, by another path.
+	local xmlns_last = "jabber:iq:last";
+	local function has_last_text(stanza)
+		local query = stanza.name == "iq" and stanza.attr.type == "result" and stanza:get_child("query", xmlns_last);
+		return query and query:get_text() ~= "";
+	end
+
+	-- A copy of `stanza` without its status note (presence) or last-activity text (iq).
+	local function without_status(stanza)
+		local copy = st.clone(stanza);
+		copy:maptags(function (tag)
+			if copy.name == "iq" and tag.name == "query" and tag.attr.xmlns == xmlns_last then
+				return st.stanza("query", { xmlns = xmlns_last, seconds = tag.attr.seconds }); -- the seconds, no text
+			end
+			if copy.name == "presence" and is_status(tag) then return nil; end
+			return tag;
+		end);
+		return copy;
+	end
+
+	-- No status note for public partners: strip it from presence (and iq:last results) leaving
+	-- for them.
 	module:hook("route/remote", function (event)
 		local stanza = event.stanza;
-		if stanza.name ~= "presence" or not has_status(stanza) then return; end
+		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end
 		local partner = policy.resolve(event.to_host);
 		if not partner or partner.type == "federated" then return; end
 		-- mod_presence broadcasts one stanza object to every contact (and keeps it as the
 		-- session's presence): never change it, send a copy.
-		local copy = st.clone(stanza);
-		copy:maptags(function (tag)
-			if is_status(tag) then return nil; end
-			return tag;
-		end);
-		event.stanza = copy;
+		event.stanza = without_status(stanza);
 		metrics.stripped(partner.type);
 	end, 900); -- after the partner check (1000), before mod_s2s sends or queues it (-1)
 end

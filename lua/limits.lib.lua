@@ -2,28 +2,29 @@
 -- partner, both directions, all its domains) and `keepalive` (whitespace keepalives on idle
 -- streams; without them an idle stream is closed at Prosody's read timeout).
 
-return function (policy, refuse, authenticated_streams)
-	-- Authenticated streams of this host (other than `except`) serving a domain of `partner`.
-	local function count_streams(partner, except)
-		local counted = {};
-		local n = 0;
-		for _, s in ipairs(authenticated_streams()) do
+return function (policy, refuse, sessions)
+	-- Streams authenticated under this host's policy for a domain of `partner`: the set of
+	-- sessions, and how many there are besides `except`.
+	local function partner_streams(partner, except)
+		local counted, n = {}, 0;
+		for _, s in ipairs(sessions.walk()) do
 			local session = s.session;
-			if session ~= except and not session.destroyed and not counted[session]
-				and policy.resolve(s.remote) == partner then
+			if not counted[session] and policy.resolve(s.remote) == partner then
 				counted[session] = true;
-				n = n + 1;
+				if session ~= except then n = n + 1; end
 			end
 		end
-		return n;
+		return counted, n;
 	end
 
 	module:hook("s2s-authenticated", function (event)
 		local session, domain = event.session, event.host;
 		local partner = domain and policy.resolve(domain);
 		if not partner or not partner.connection_limit or partner.default then return; end
-		if session.type == "s2sin" then return; end -- another domain on an already counted stream
-		local n = count_streams(partner, session);
+		local counted, n = partner_streams(partner, session);
+		-- A stream already counted for this partner (another of its domains on it) adds nothing;
+		-- one that authenticated other domains first is counted now.
+		if counted[session] then return; end
 		if n >= partner.connection_limit then
 			refuse(session, domain, "connection_limit", ("connection limit reached for %s (%d streams)"):format(
 				partner.domain, partner.connection_limit));

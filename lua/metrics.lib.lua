@@ -10,6 +10,9 @@ local bounced = module:metric("counter", "bounced", "", "stanzas bounced because
 	{ "reason" });
 local dropped = module:metric("counter", "dropped", "", "partner stanzas dropped by contact rules",
 	{ "partner_type", "kind" });
+local delivery_refused = module:metric("counter", "delivery_refused", "",
+	"stanzas refused because their domain did not authenticate under this host's policy on their stream",
+	{ "kind", "reason" });
 local stripped = module:metric("counter", "status_stripped", "", "status notes removed from presence to public partners",
 	{ "partner_type" });
 
@@ -18,5 +21,6 @@ return {
 	accepted = function (direction, method) accepted:with_labels(direction, method):add(1); end;
 	bounced = function (reason) bounced:with_labels(reason):add(1); end;
 	dropped = function (partner_type, kind) dropped:with_labels(partner_type, kind):add(1); end;
+	delivery_refused = function (kind, reason) delivery_refused:with_labels(kind, reason):add(1); end;
 	stripped = function (partner_type) stripped:with_labels(partner_type):add(1); end;
 };

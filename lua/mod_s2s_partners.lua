@@ -11,12 +11,14 @@
 --   streams.lib.lua   stream establishment, both directions (TLS / SASL EXTERNAL / dialback)
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
+--   replies.lib.lua   which stanzas of a public_unverified stranger answer a user's own
 --   limits.lib.lua    connection_limit and keepalive
 --   connect.lib.lua   connect (host:port instead of DNS), on Prosody 13
 --   dialback.lib.lua  this host's dialback keys, made and checked by the C core
 --   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
 --   reconcile.lib.lua closing streams a changed policy no longer allows
---   sessions.lib.lua  the authenticated s2s streams of this host
+--   sessions.lib.lua  the s2s streams authenticated under this host's policy, per domain
+--   delivery.lib.lua  stanzas from s2s reach this host only from domains it authenticated
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
@@ -39,14 +41,15 @@ local core = require "s2s_partners";
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
-module:require("streams")(policy, metrics, refuse, note_refusal);
+local sessions = module:require("sessions");
+module:require("streams")(policy, metrics, refuse, note_refusal, sessions);
+module:require("delivery")(policy, metrics, sessions);
 module:require("certs")(core, policy, refuse);
-local authenticated_streams = module:require("sessions");
-module:require("limits")(policy, refuse, authenticated_streams);
+module:require("limits")(policy, refuse, sessions);
 module:require("connect")(policy, compat);
 module:require("dialback")(core);
-module:require("reconcile")(policy, refuse, authenticated_streams);
+module:require("reconcile")(policy, refuse, sessions);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
-module:require("contacts")(policy, metrics);
+module:require("contacts")(policy, metrics, module:require("replies")(policy));
 
 module.environment.s2s_partners_policy = policy;

@@ -1,20 +1,30 @@
 -- When the policy changes (runtime edit or config reload), close the established streams that
--- the new policy no longer allows: the partner is gone, or the method the stream authenticated
--- with is no longer one of its allowed methods. Every authenticated domain of a stream is checked.
+-- the new policy no longer allows: the partner is gone, or the method by which that domain
+-- authenticated on the stream is no longer one of its allowed methods. Every authenticated
+-- domain of a stream is checked with its own method.
 
-return function (policy, refuse, authenticated_streams)
-	local function check(session, remote)
+return function (policy, refuse, sessions)
+	local function check(session, remote, method)
 		if session.destroyed then return; end
 		local partner, why = policy.resolve(remote);
 		if not partner then
 			refuse(session, remote, "policy_changed", why);
-		elseif session.s2sp_method and not policy.allows(partner, session.s2sp_method) then
+		elseif not policy.allows(partner, method) then
 			refuse(session, remote, "policy_changed", ("the partner settings of %s no longer allow %s"):format(
-				remote, session.s2sp_method));
+				remote, method));
 		end
 	end
 
-	policy.on_change(function ()
-		for _, s in ipairs(authenticated_streams()) do check(s.session, s.remote); end
-	end);
+	local function reconcile()
+		for _, s in ipairs(sessions.walk()) do check(s.session, s.remote, s.method); end
+	end
+	policy.on_change(reconcile);
+
+	-- Loaded on a running server: streams authenticated before never passed this policy. They
+	-- are reset (RFC 6120 §4.9.3.16) and the peers authenticate again under it.
+	for _, session in ipairs(sessions.unrecorded()) do
+		session.log("info", "Resetting a stream authenticated before the partner policy of %s was loaded", module.host);
+		session:close({ condition = "reset", text = "the partner policy of " .. module.host .. " is now in force" });
+	end
+	reconcile();
 end

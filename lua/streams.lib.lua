@@ -10,6 +10,8 @@ local nameprep = require "util.encodings".stringprep.nameprep;
 local filters = require "util.filters";
 local modulemanager = require "core.modulemanager";
 
+local hosts = prosody.hosts;
+
 local xmlns_stream = "http://etherx.jabber.org/streams";
 local xmlns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -65,7 +67,7 @@ local function remote_of(session)
 	return session.from_host;
 end
 
-return function (policy, metrics, refuse, note_refusal)
+return function (policy, metrics, refuse, note_refusal, sessions)
 	local allows = policy.allows;
 	-- Incoming streams waiting for the authoritative server's answer about a dialback key,
 	-- by "<domain>/<stream id>" (as in mod_dialback).
@@ -94,9 +96,24 @@ return function (policy, metrics, refuse, note_refusal)
 	------------------------------------------------------------------------------------------
 	-- Outgoing: stanzas to domains we may not federate with never leave; the sender is told.
 
+	-- The stream mod_s2s would write to must have authenticated that domain under this host's
+	-- policy. Another one (a bidi stream on which another domain authenticated, XEP-0288; an
+	-- outgoing stream another local host's modules authenticated) is closed, and mod_s2s then
+	-- opens a new stream, negotiated under this policy.
+	local function check_route(to_host)
+		local route = hosts[module.host] and hosts[module.host].s2sout[to_host];
+		if not route or route.destroyed or (route.type ~= "s2sout" and route.type ~= "s2sin") then return; end
+		if sessions.method(route, to_host) then return; end
+		refuse(route, to_host, "unauthorised_route", ("this stream did not authenticate %s under the partner policy of %s")
+			:format(to_host, module.host));
+	end
+
 	module:hook("route/remote", function (event)
 		local partner, why = policy.resolve(event.to_host);
-		if partner then return; end -- continue to mod_s2s (priority -1 / -10)
+		if partner then
+			check_route(event.to_host);
+			return; -- continue to mod_s2s (priority -1 / -10)
+		end
 		local stanza = event.stanza;
 		metrics.bounced(policy.compiled and "not_partner" or "config_invalid");
 		module:log("info", "Not routing %s from %s to %s: %s", stanza.name, stanza.attr.from or event.from_host,
@@ -199,7 +216,8 @@ return function (policy, metrics, refuse, note_refusal)
 		local method = dialback_method(session);
 		if partner and not allows(partner, method) then
 			refuse(session, domain, "sasl_failed", ("SASL EXTERNAL with %s failed (%s), and %s"):format(domain,
-				tostring(session.external_auth_failure_reason), why_not(partner, domain, method)));
+				-- the peer's own <text/>: one line, printable, bounded, in our log and bounces
+				tostring(session.external_auth_failure_reason):gsub("%c", " "):sub(1, 200), why_not(partner, domain, method)));
 			return true;
 		end
 	end, 110);
@@ -278,7 +296,10 @@ return function (policy, metrics, refuse, note_refusal)
 				without(features, "dialback", xmlns_dialback_feature);
 			end
 		end
-		if not features.tags[1] then
+		-- Other features (bidi, XEP-0288) authenticate nothing: without one of these the peer
+		-- could only wait for the stream timeout.
+		if not (features:get_child("starttls", xmlns_tls) or features:get_child("mechanisms", xmlns_sasl)
+			or features:get_child("dialback", xmlns_dialback_feature)) then
 			refuse(origin, domain, "no_method", ("no allowed authentication method is available to %s on this stream "
 				.. "(allowed: %s%s)"):format(domain, allowed_list(partner),
 				origin.secure and origin.cert_chain_status ~= "valid" and "; its certificate is not trusted" or ""));
@@ -312,6 +333,12 @@ return function (policy, metrics, refuse, note_refusal)
 		if not partner then return true; end
 		if not allows(partner, method) then
 			refuse(origin, from, method, why_not(partner, from, method));
+			return true;
+		end
+		if origin.outgoing and origin.from_host and from ~= origin.from_host then
+			-- XEP-0288: a bidi stream would carry our stanzas for the declared domain.
+			refuse(origin, from, "bidi_mismatch", ("bidirectional stream declared %s but asked dialback for %s"):format(
+				origin.from_host, from));
 			return true;
 		end
 		if origin.streamid then dialback_pending[from .. "/" .. origin.streamid] = origin; end
@@ -377,28 +404,54 @@ return function (policy, metrics, refuse, note_refusal)
 	-- up hosts[to]): catch every stanza as it comes off the stream. mod_s2s fires s2s-created
 	-- globally, before the stream's host is known; the instance of the stream's host decides.
 	local stanza_names = { message = true, presence = true, iq = true };
-	local function unauthed_stanza_filter(stanza, session)
-		if session.type ~= "s2sin_unauthed" and session.type ~= "s2sout_unauthed" then return stanza; end
+	-- Stream negotiation elements: Prosody hands them to hosts[element.to or the stream's host],
+	-- so one addressed to another local host would be negotiated by that host's modules on this
+	-- host's stream (an outgoing SASL success "to" a component, a dialback request for it).
+	local negotiation_ns = {
+		[xmlns_stream] = true, [xmlns_tls] = true, [xmlns_sasl] = true,
+		["jabber:server:dialback"] = true, ["urn:xmpp:bidi"] = true, ["urn:xmpp:features:bidi"] = true,
+	};
+	local function stanza_filter(stanza, session)
 		if not modulemanager.is_loaded(module.host, module.name) then return stanza; end -- filters outlive an unload
-		if stanza.attr.xmlns ~= nil or not stanza_names[stanza.name] then return stanza; end
 		local local_host = session.direction == "outgoing" and session.from_host or session.to_host;
-		if local_host and local_host ~= module.host then return stanza; end
+		if local_host ~= module.host then return stanza; end
+		local xmlns, to = stanza.attr.xmlns, stanza.attr.to;
+		if xmlns ~= nil and to ~= nil and negotiation_ns[xmlns] and nameprep(to) ~= module.host then
+			refuse(session, remote_of(session), "misaddressed", ("stream negotiation addressed to %s on a stream with %s")
+				:format(to, module.host));
+			return nil;
+		end
+		if session.type ~= "s2sin_unauthed" and session.type ~= "s2sout_unauthed" then return stanza; end
+		if xmlns ~= nil or not stanza_names[stanza.name] then return stanza; end
 		refuse(session, remote_of(session), "unauthenticated_stanza", "stanza sent before authentication");
 		return nil; -- dropped: never routed
 	end
 	module:hook_global("s2s-created", function (event)
 		local session = event.session;
 		if session.filter then
-			filters.add_filter(session, "stanzas/in", unauthed_stanza_filter, 1000);
+			filters.add_filter(session, "stanzas/in", stanza_filter, 1000);
 		end
 	end);
 
 	------------------------------------------------------------------------------------------
 	-- The authoritative check, both directions.
 
+	-- Only the two mechanisms this policy knows decide anything; another auth module (or a
+	-- future Prosody mechanism) is refused rather than taken for dialback.
+	local mechanism_methods = {
+		EXTERNAL = function () return "sasl_tls"; end;
+		dialback = dialback_method;
+	};
+
 	module:hook("s2s-authenticated", function (event)
 		local session, domain, mechanism = event.session, event.host, event.mechanism;
-		local method = mechanism == "EXTERNAL" and "sasl_tls" or dialback_method(session);
+		local method_of = mechanism_methods[mechanism];
+		if not method_of then
+			refuse(session, domain, "mechanism", ("authentication by %s is not a method partner policy allows"):format(
+				tostring(mechanism)));
+			return false;
+		end
+		local method = method_of(session);
 		local partner = partner_or_refuse(session, domain);
 		if not partner then return false; end
 		if method == "sasl_tls" and not session.secure then
@@ -414,10 +467,24 @@ return function (policy, metrics, refuse, note_refusal)
 			refuse(session, domain, method, why_not(partner, domain, method));
 			return false;
 		end
-		session.s2sp_method = method;
-		session.s2sp_partner = partner.domain or "(default)";
+		-- A bidi stream (XEP-0288) becomes the route for our stanzas to the domain its header
+		-- declared: that domain, and no other, must be the one that authenticates on it.
+		if session.direction == "incoming" and session.outgoing and session.from_host and domain ~= session.from_host then
+			refuse(session, domain, "bidi_mismatch", ("bidirectional stream declared %s but authenticated %s"):format(
+				session.from_host, domain));
+			return false;
+		end
+		event.s2sp_method, event.s2sp_partner = method, partner;
+	end, 1000); -- before mod_s2s's make_authenticated (-1): returning false stops it
+
+	-- Every check passed (pins at 1010, this at 1000, limits at 990): record the domain as
+	-- authenticated under this host's policy. mod_s2s (-1) stops the event, so this runs above it.
+	module:hook("s2s-authenticated", function (event)
+		local session, domain, method, partner = event.session, event.host, event.s2sp_method, event.s2sp_partner;
+		if not method or session.destroyed then return; end
+		sessions.record(session, domain, method);
 		metrics.accepted(session.direction, method);
 		session.log("info", "Partner %s (%s) authenticated %s by %s", domain, partner.domain or "default policy",
 			session.direction, method_names[method]);
-	end, 1000); -- before mod_s2s's make_authenticated (-1): returning false stops it
+	end, 10);
 end

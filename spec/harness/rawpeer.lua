@@ -233,6 +233,24 @@ function Peer:dialback(from, to, key)
 	return self:send(("<db:result from='%s' to='%s'>%s</db:result>"):format(from, to, key or "00"))
 end
 
+--- Ask dialback for `from` with the key its authoritative server (a real server whose
+-- dialback_secret is `secret`) will confirm for this stream: XEP-0185, computed by the C core
+-- exactly as Prosody does. `to` defaults to the stream's `to`.
+function Peer:dialback_as(from, secret, to)
+	to = to or self.to
+	local id = assert(self.stream_attr and self.stream_attr.id, "dialback_as: the stream has no id yet")
+	local key = assert(require("s2s_partners").dialback_key(secret, to, from, id))
+	return self:dialback(from, to, key)
+end
+
+--- Wait for the answer to our db:result; true when it is type="valid", else nil and why.
+function Peer:expect_dialback_valid(timeout)
+	local result, err = self:expect("result", "jabber:server:dialback", timeout)
+	if not result then return nil, ("no dialback result (%s): %s"):format(tostring(err), self:transcript()) end
+	if result.attr.type ~= "valid" then return nil, "dialback " .. tostring(result.attr.type) .. ": " .. self:transcript() end
+	return true
+end
+
 --- SASL EXTERNAL (XEP-0178); authzid defaults to the stream's `from` (base64), "=" for empty.
 function Peer:auth_external(authzid)
 	local mime = require "mime"

@@ -43,7 +43,7 @@ describe("partner types on a.test #integration", function()
 		a = env:server{
 			host = "a.test", extra_hosts = { "corp.a.test" },
 			users = { alice = "alice-pw", bert = "bert-pw", ["amy@corp.a.test"] = "amy-pw" },
-			modules = { "blocklist" }, global_options = { statistics = "internal" }, -- counters: stats:show()
+			modules = { "blocklist", "lastactivity" }, global_options = { statistics = "internal" }, -- counters: stats:show()
 			plugin = true, vhost_options = { s2s_partners = PARTNERS },
 			host_options = { ["corp.a.test"] = { s2s_partners = CORP_PARTNERS } },
 		}
@@ -305,6 +305,20 @@ describe("partner types on a.test #integration", function()
 			assert.truthy(stats:find("partner_type=" .. partner_type, 1, true), stats)
 		end
 		assert.falsy(stats:find("partner_type=federated", 1, true), stats)
+	end)
+
+	it("keeps the last status note out of jabber:iq:last answers to public partners (XEP-0012)", function()
+		local alice = acc.alice
+		-- fred (federated) and pat (public_verified) are subscribed to alice by now.
+		finally(function() alice:send_presence{} end) -- available again for the tests below
+		assert(alice:send_presence{ type = "unavailable", status = "Gone fishing" })
+		local fred = assert(acc.fred:iq{ to = ALICE, payload = "<query xmlns='jabber:iq:last'/>", timeout = T })
+		assert.equal("result", fred.type, fred.xml)
+		assert.truthy(fred.xml:find("Gone fishing", 1, true), fred.xml)
+		local pat = assert(acc.pat:iq{ to = ALICE, payload = "<query xmlns='jabber:iq:last'/>", timeout = T })
+		assert.equal("result", pat.type, pat.xml)
+		assert.truthy(pat.xml:find("jabber:iq:last", 1, true), pat.xml)
+		assert.falsy(pat.xml:find("Gone fishing", 1, true), pat.xml)
 	end)
 
 	it("follows a partner type change made by a config reload", function()

@@ -1,0 +1,54 @@
+-- Stanzas from other servers reach this host (its users, and the host itself) only from a domain
+-- that authenticated on that very stream under this host's policy (README "Security model").
+--
+-- Prosody's router accepts a stanza from an s2s stream when its sender's domain authenticated on
+-- the stream for *any* local host and its destination is *any* local host. A component or a
+-- VirtualHost without this module authenticates by its own rules (dialback, SASL EXTERNAL, bidi),
+-- and this host's s2s-authenticated check never sees it. So the rule is enforced again where
+-- stanzas are delivered: above every delivery, offline storage, archiving or reply, a stanza is
+-- dropped unless sessions.lib.lua has this host's record for its domain on its stream, and the
+-- policy in force still allows the method recorded. Drops are silent to the sender (an answer
+-- would tell which accounts exist), logged (once per stream and domain at info) and counted.
+
+local jid_host = require "util.jid".host;
+
+return function (policy, metrics, sessions)
+	local logged = setmetatable({}, { __mode = "k" }); -- session -> { [domain] = true }
+
+	local function refuse(origin, stanza, domain, reason, text)
+		metrics.delivery_refused(stanza.name, reason);
+		local seen = logged[origin];
+		if not seen then seen = {}; logged[origin] = seen; end
+		local level = seen[domain or ""] and "debug" or "info";
+		seen[domain or ""] = true;
+		local partner = domain and policy.resolve(domain);
+		(origin.log or module._log)(level, "Refused %s from %s to %s on an %s stream: %s [partner %s, %s]", stanza.name,
+			tostring(stanza.attr.from), tostring(stanza.attr.to), origin.direction or "s2s", text,
+			partner and (partner.domain or "default policy") or "none", reason);
+		return true;
+	end
+
+	local function guard(event)
+		local origin, stanza = event.origin, event.stanza;
+		local t = origin.type;
+		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
+		local domain = jid_host(stanza.attr.from);
+		local method = domain and sessions.method(origin, domain);
+		if not method then
+			return refuse(origin, stanza, domain, "not_authenticated_here", ("%s did not authenticate under the partner "
+				.. "policy of %s on this stream"):format(tostring(domain), module.host));
+		end
+		local partner, why = policy.resolve(domain);
+		if not partner then return refuse(origin, stanza, domain, "not_partner", why); end
+		if not policy.allows(partner, method) then
+			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
+				:format(domain, method));
+		end
+	end
+
+	for _, kind in ipairs({ "message", "presence", "iq" }) do
+		for _, to in ipairs({ "bare", "full", "host" }) do
+			module:hook(kind .. "/" .. to, guard, 2000); -- above the contact rules (1000) and every delivery
+		end
+	end
+end
