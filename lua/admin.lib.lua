@@ -1,4 +1,4 @@
--- Administration at runtime (SPEC §5): list, add or edit, and remove partners, for server
+-- Administration at runtime (README "Administration"): list, add or edit, and remove partners, for server
 -- admins of the host, through ad-hoc commands (XEP-0050 with XEP-0004 forms) and
 -- `prosodyctl shell`. Edits are validated exactly like the configuration; an invalid edit
 -- returns the error and saves nothing. Partners from the config file are read-only here.

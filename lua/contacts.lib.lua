@@ -1,4 +1,4 @@
--- Partner types: what a partner's users may do with local users (SPEC §4).
+-- Partner types: what a partner's users may do with local users (README "Partner types").
 --
 --                         federated            public_verified      public_unverified
 --   subscription request  approved (auto)      approved (auto)      only if already in roster

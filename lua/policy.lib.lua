@@ -150,7 +150,7 @@ return function (core)
 		return partner;
 	end
 
-	-- Runtime edits (SPEC §5): validate the whole list exactly like the config, persist, then
+	-- Runtime edits (README "Administration"): validate the whole list exactly like the config, persist, then
 	-- apply. Returns the compiled policy and its warnings, or nil, err with nothing changed.
 	function self.set_runtime(records, reason)
 		local compiled, warnings = compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));

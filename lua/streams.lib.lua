@@ -1,4 +1,4 @@
--- Stream establishment with partners, both directions (SPEC §2, §3).
+-- Stream establishment with partners, both directions (README "Negotiation matrix").
 --
 -- Earlier hooks shape what is offered (incoming) and attempted (outgoing) so that an allowed
 -- method is the one negotiated, and refuse early where no allowed method can follow (so the

@@ -1,5 +1,5 @@
 /*
- * mod_s2s_partners — the negotiation matrix of SPEC §3.
+ * mod_s2s_partners — the negotiation matrix of README "Negotiation matrix".
  *
  * partners.classify(tls, sasl, dialback) -> class, methods, message
  */
@@ -35,7 +35,9 @@ struct s2sp_row s2sp_classify(enum s2sp_negotiation tls, enum s2sp_negotiation s
 	struct s2sp_row row = { 0, S2SP_VALID, NULL };
 	bool both_required = tls == S2SP_REQUIRED && sasl == S2SP_REQUIRED;
 
-	/* The three rules of SPEC §3, verbatim. */
+	/* The three rules behind README "Negotiation matrix": SASL EXTERNAL needs TLS not refused
+	 * and SASL not refused; dialback over TLS needs dialback, TLS not refused and not both TLS and
+	 * SASL required; dialback over TCP needs dialback and TLS not required. */
 	if (tls != S2SP_NOT_SUPPORTED && sasl != S2SP_NOT_SUPPORTED)
 		row.methods |= S2SP_METHOD_SASL_TLS;
 	if (dialback && tls != S2SP_NOT_SUPPORTED && !both_required)

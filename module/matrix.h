@@ -1,5 +1,5 @@
 /*
- * mod_s2s_partners — the negotiation matrix of SPEC §3.
+ * mod_s2s_partners — the negotiation matrix of README "Negotiation matrix".
  *
  * Pure C, no Lua: usable from fuzz targets and from the policy compiler.
  */
@@ -40,7 +40,7 @@ struct s2sp_row {
 	const char *message;
 };
 
-/* Classify a row by the rules of SPEC §3. Never fails for in-range arguments. */
+/* Classify a row by the rules of README "Negotiation matrix". Never fails for in-range arguments. */
 struct s2sp_row s2sp_classify(enum s2sp_negotiation tls, enum s2sp_negotiation sasl,
 			      bool dialback);
 

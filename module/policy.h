@@ -1,5 +1,5 @@
 /*
- * mod_s2s_partners — compiled partner policy: partner records validated (SPEC §1, §3), their
+ * mod_s2s_partners — compiled partner policy: partner records validated (README "Partner record" and "Negotiation matrix"), their
  * domains in a hash table, and the Lua object that answers lookups.
  */
 #ifndef S2SP_POLICY_H

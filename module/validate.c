@@ -1,5 +1,5 @@
 /*
- * mod_s2s_partners — validation of one partner record (SPEC §1, §3) into its partner table.
+ * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation matrix") into its partner table.
  *
  * Every refusal raises "<partner N (domain)|default partner>: <reason>"; policy.c runs the
  * whole compilation under lua_pcall and turns that into nil, err. Nothing here allocates

@@ -1,5 +1,5 @@
 /*
- * mod_s2s_partners — validation of one partner record (SPEC §1, §3) into its partner table.
+ * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation matrix") into its partner table.
  *
  * Lua-facing helpers of partners.compile(); the pure-C field parsers are in record.h.
  */

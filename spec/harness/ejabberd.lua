@@ -12,7 +12,7 @@
 -- Start ~1–1.5 s (more under load); each ejabberdctl call 0.4–0.8 s (users are registered in
 -- parallel, once, when it is ready); SIGTERM stops it in ~1 s.
 --
--- Everything stays on the machine (see /work/shared/HARNESS-NOTES.md): the config dir holds
+-- Everything stays on the machine (see spec/harness/README.md): the config dir holds
 -- ejabberd.yml, ejabberdctl.cfg, inetrc ({resolv_conf, ""}, {hosts_file, ""}, {lookup,
 -- [file]}: Erlang never reads the system resolv.conf) and vm.args (the SRV records of every
 -- other server of the env, injected with inet_db:add_rr, target written as an IP). No epmd:

@@ -1,4 +1,4 @@
--- Runtime administration (SPEC §5) on a real server: prosodyctl shell and ad-hoc commands
+-- Runtime administration (README "Administration") on a real server: prosodyctl shell and ad-hoc commands
 -- edit the partner list, edits are validated like the config, persisted, applied at once, and
 -- streams the new policy no longer allows are closed.
 local harness = require "harness"

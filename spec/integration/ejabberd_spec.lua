@@ -2,7 +2,7 @@
 -- with mod_s2s_partners, the partner domains are virtual hosts of one ejabberd per describe
 -- (spec/harness/ejabberd.lua). For each method ejabberd can use, a partner rule that allows it
 -- federates both ways (message, presence subscription) and a rule that forbids it is refused;
--- then the partner-type rules of SPEC §4 with ejabberd users.
+-- then the partner-type rules of README "Partner types" with ejabberd users.
 --
 -- Each ejabberd is configured so that the method under test is the only one it can use: a
 -- rule that forbids it leaves no method at all, and the refusal is visible.
@@ -39,7 +39,7 @@ for _, m in ipairs(METHODS) do
 		end
 	end
 end
--- SPEC §4 with ejabberd users: partner type, what the ejabberd user does → result.
+-- README "Partner types" with ejabberd users: partner type, what the ejabberd user does → result.
 local type_rows, type_index = {}, {}
 for _, t in ipairs({
 	{ "pu_message", "public_unverified", "message to a local user who has not added them" },
@@ -175,7 +175,7 @@ end
 
 -- Presence subscriptions both ways between a local user and an ejabberd user of a federated
 -- partner: the local user asks and the ejabberd user approves; the ejabberd user asks and the
--- module approves on the local user's behalf (SPEC §4). Both rosters end with "both".
+-- module approves on the local user's behalf (README "Partner types"). Both rosters end with "both".
 local function subscriptions_cross(alice, peer)
 	assert(alice:subscribe(peer.jid))
 	assert(peer:expect_presence{ from = alice.jid, type = "subscribe", timeout = T })
@@ -459,7 +459,7 @@ describe("ejabberd peer, dialback without TLS #integration #ejabberd", function(
 	end)
 end)
 
-describe("partner types (SPEC §4) with ejabberd users #integration #ejabberd", function()
+describe("partner types (README 'Partner types') with ejabberd users #integration #ejabberd", function()
 	if skip_reason then pending(skip_reason) return end
 	-- The tests build on each other (subscriptions made earlier are used by the status test).
 	local env, alice, fay, pat, uli

@@ -1,4 +1,4 @@
--- Hostile s2s peers against mod_s2s_partners (SPEC §2, §3): a scripted raw-socket peer
+-- Hostile s2s peers against mod_s2s_partners (README "Negotiation matrix"): a scripted raw-socket peer
 -- (spec/harness/rawpeer.lua) breaks the rules one way at a time; each attempt must end with a
 -- policy-violation stream error that says why, and none of its stanzas may reach alice, a
 -- logged-in local user.

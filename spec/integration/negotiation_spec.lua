@@ -1,4 +1,4 @@
--- The negotiation matrix of SPEC §3 against real Prosody peers, both directions.
+-- The negotiation matrix of README "Negotiation matrix" against real Prosody peers, both directions.
 --
 -- a.test runs mod_s2s_partners and lists one partner domain per (row, peer kind); three stock
 -- Prosody 0.12 peers serve those domains as VirtualHosts:
@@ -18,7 +18,7 @@ local util = harness.util
 
 local T = require("harness.util").WAIT -- bound for anything that must happen (see harness README)
 
--- Every valid and warning row of SPEC §3 (the invalid ones are never applied: compile_spec).
+-- Every valid and warning row of README "Negotiation matrix" (the invalid ones are never applied: compile_spec).
 local ROWS = {
 	{ "R", "R", true }, { "R", "R", false }, { "O", "R", true }, { "O", "R", false }, { "N", "R", true },
 	{ "R", "O", true }, { "R", "O", false }, { "O", "O", true }, { "O", "O", false }, { "N", "O", true },
@@ -36,7 +36,7 @@ local function row_id(row) return (row[1] .. row[2] .. (row[3] and "t" or "f")):
 local function row_label(row) return ("tls=%s sasl=%s dialback=%s"):format(row[1], row[2], tostring(row[3])) end
 local function domain_of(row, kind) return row_id(row) .. "." .. kind .. ".test" end
 
--- SPEC §3: the methods a row allows.
+-- README "Negotiation matrix": the methods a row allows.
 local function allows(row, method)
 	local t, s, d = row[1], row[2], row[3]
 	if method == "sasl_tls" then return t ~= "N" and s ~= "N" end
@@ -64,7 +64,7 @@ end
 
 local plugin_present, plugin_dir = harness.plugin_available()
 
-describe("negotiation matrix (SPEC §3) with stock Prosody peers #integration", function()
+describe("negotiation matrix (README 'Negotiation matrix') with stock Prosody peers #integration", function()
 	if not plugin_present then
 		pending("plugin not built (" .. plugin_dir .. "/mod_s2s_partners.lua missing): run `make all`")
 		return

@@ -1,4 +1,4 @@
--- Partner types (SPEC §4) between real Prosody 0.12 servers: a.test runs mod_s2s_partners
+-- Partner types (README "Partner types") between real Prosody 0.12 servers: a.test runs mod_s2s_partners
 -- and lists four peer domains, all VirtualHosts of one stock Prosody server:
 --   fed.test     federated (auto_approve by default)
 --   pv.test      public_verified (auto_approve by default)

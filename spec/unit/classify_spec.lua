@@ -1,4 +1,4 @@
--- partners.classify: the negotiation matrix of SPEC §3, all 18 rows.
+-- partners.classify: the negotiation matrix of README "Negotiation matrix", all 18 rows.
 local partners = require "s2s_partners"
 
 local BOTH = "Dialback will not operate if both SASL and TLS are required."
@@ -9,7 +9,7 @@ local TCP_ONLY = "TCP dialback is the only negotiation method available."
 
 local R, O, N = "required", "optional", "not_supported"
 
--- { tls, sasl, dialback, methods, class, message } — SPEC §3, row by row
+-- { tls, sasl, dialback, methods, class, message } — README "Negotiation matrix", row by row
 local rows = {
 	{ R, R, true, { "sasl_tls" }, "warning", BOTH },
 	{ R, R, false, { "sasl_tls" }, "valid", nil },

@@ -1,4 +1,4 @@
--- partners.compile: validation of partner records (SPEC §1, §3) and the warnings it reports.
+-- partners.compile: validation of partner records (README "Partner record" and "Negotiation matrix") and the warnings it reports.
 local partners = require "s2s_partners"
 
 local PIN_A = ("0123456789abcdef"):rep(4)

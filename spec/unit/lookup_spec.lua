@@ -133,7 +133,7 @@ describe("policy:resolve", function()
 		assert.equal(3, policy:resolve("contoso.com").index)
 	end)
 
-	it("treats an empty default record as the defaults of SPEC §1", function()
+	it("treats an empty default record as the defaults of README 'Partner record'", function()
 		local policy = assert(partners.compile({}, {}))
 		assert.equal("required", policy:resolve("anyone.example").tls)
 		assert.is_true(policy:resolve("anyone.example").default)
