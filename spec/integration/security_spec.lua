@@ -154,7 +154,8 @@ describe("bidirectional streams (XEP-0288) on a.test #integration", function()
 		env = harness.env()
 		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true, modules = { "s2s_bidi" },
 			vhost_options = {
-				s2s_partners = { { domain = "p.test" } },
+				s2s_partners = { { domain = "p.test" },
+					{ domain = "q.test", tls = "required", sasl = "required", dialback = false } },
 				s2s_partners_default = { tls = "optional", dialback = true },
 			} }
 		p = env:server{ host = "p.test", users = { bob = "bob-pw" }, s2s_require_encryption = false,
@@ -186,5 +187,17 @@ describe("bidirectional streams (XEP-0288) on a.test #integration", function()
 		assert(alice:send_message("bob@p.test", "for bob only"))
 		assert(bob:expect_message{ from = "alice@a.test", body = "for bob only", timeout = T })
 		assert.is_nil(peer:transcript():find("for bob only", 1, true))
+	end)
+
+	it("refuses at once a stream with no allowed method although bidi is still offered", function()
+		-- q.test allows only SASL EXTERNAL; an untrusted certificate leaves it nothing but <bidi/>.
+		local cert = env:other_ca():issue{ out = env.root .. "/q-untrusted", cn = "q.test", names = { "q.test" } }
+		local peer = assert(rawpeer.connect(a.addr, 5269, T))
+		assert(peer:open("q.test", "a.test"))
+		assert(peer:features(T))
+		assert(peer:starttls{ timeout = T, certificate = cert.cert, key = cert.key })
+		local condition, text = peer:expect_stream_error(T)
+		assert.equal("policy-violation", condition, peer:transcript())
+		assert.matches("no allowed authentication method is available to q.test", text, 1, true)
 	end)
 end)
