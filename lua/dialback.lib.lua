@@ -15,16 +15,17 @@ local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 
 -- The secret configured (Prosody's own option, so a cluster shares it exactly as mod_dialback's
 -- would be shared), a random one when unset, or nil, why it cannot be used: the value as written,
--- not get_option_string's conversion of it, and never empty (README "Options"). The same rule
--- as in policy.lib.lua, which refuses all s2s traffic of the host while it is broken.
-local function configured_secret()
-	local value = module:get_option("dialback_secret");
-	if value == nil then return uuid.generate() .. uuid.generate(); end
-	if type(value) == "string" and value ~= "" then return value; end
-	return nil, ("expected a non-empty string, got %s"):format(value == "" and "an empty string" or type(value));
-end
+-- not get_option_string's conversion of it, by policy.lib.lua's rule (README "Options"); the
+-- policy refuses all s2s traffic of the host while it is broken.
+return function (core, policy)
+	local function configured_secret()
+		local value = module:get_option("dialback_secret");
+		if value == nil then return uuid.generate() .. uuid.generate(); end
+		local problem = policy.secret_problem(value);
+		if problem then return nil, problem; end
+		return value;
+	end
 
-return function (core)
 	local secret, problem = configured_secret(); -- nil: no keys are made or confirmed
 	if not secret then
 		module:log("error", "Invalid dialback_secret: %s; this host makes and confirms no dialback keys until "

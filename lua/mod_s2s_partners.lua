@@ -47,7 +47,7 @@ module:require("delivery")(policy, metrics, sessions);
 module:require("certs")(core, policy, refuse);
 module:require("limits")(policy, refuse, sessions);
 module:require("connect")(policy, compat);
-module:require("dialback")(core);
+module:require("dialback")(core, policy);
 module:require("reconcile")(policy, refuse, sessions);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics, module:require("replies")(policy));

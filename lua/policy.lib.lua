@@ -5,15 +5,15 @@
 local OPT_LIST, OPT_DEFAULT, OPT_SECRET = "s2s_partners", "s2s_partners_default", "dialback_secret";
 
 -- Why a dialback_secret value cannot be used (README "Options"), or nil: unset is fine (a random
--- secret), anything but a non-empty string is not. The same rule as in dialback.lib.lua.
+-- secret), anything but a non-empty string is not. dialback.lib.lua applies the same function.
 local function secret_problem(value)
 	if value == nil or (type(value) == "string" and value ~= "") then return nil; end
-	return ("%s: expected a non-empty string, got %s"):format(OPT_SECRET,
-		value == "" and "an empty string" or type(value));
+	return ("expected a non-empty string, got %s"):format(value == "" and "an empty string" or type(value));
 end
 
 return function (core)
 	local self = {
+		secret_problem = secret_problem; -- for dialback.lib.lua
 		compiled = nil; -- the policy in force (userdata from core.compile), nil = refuse everyone
 		error = nil;    -- why the configuration is not in force, when it is not
 		runtime = {};   -- partner records added by admins at runtime (persisted), in order
@@ -90,6 +90,7 @@ return function (core)
 	-- leaves a half-applied state.
 	function self.load(reason)
 		local option, err = OPT_SECRET, secret_problem(module:get_option(OPT_SECRET));
+		if err then err = OPT_SECRET .. ": " .. err; end
 		local ok, compiled, warnings, n_config;
 		if not err then
 			option = OPT_LIST;
