@@ -1,7 +1,7 @@
 /*
  * mod_s2s_partners — compiled partner policy.
  *
- * partners.compile(list [, default]) -> policy, warnings | nil, err
+ * partners.compile(list [, default]) -> policy, warnings | nil, err, detail
  * policy:lookup(domain)  -> partner | nil
  * policy:resolve(domain) -> partner | nil
  * policy:partners()      -> { partner, ... }
@@ -11,6 +11,11 @@
  * normalised domains in an open-addressing table owned by the policy userdata (freed from
  * __gc, so a validation error thrown half-way through leaks nothing). The partner tables live
  * in the userdata's uservalues: 1 = list of partners in config order, 2 = default partner.
+ *
+ * A refusal's detail says where it is: { index = N (the record's position; 0 for the default
+ * partner; absent for the list itself), field = "tls" (absent when not about one field), message
+ * = the reason without the "partner N (domain): " prefix, hole = N (the list's first missing
+ * entry, for "a table with holes") }.
  */
 #include "policy.h"
 #include "idna.h"
@@ -23,35 +28,45 @@
 #define UV_PARTNERS 1
 #define UV_DEFAULT  2
 
-/* Raise "<message>" formatted like lua_pushfstring, without position information. */
-static int raise_error(lua_State *L, const char *fmt, ...)
+/* Raise the compile error "[<prefix>: ]<reason>" about the list; lua_pushfstring's format. */
+static int raise_error(lua_State *L, const char *prefix, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	lua_pushvfstring(L, fmt, ap);
 	va_end(ap);
+	s2sp_push_compile_error(L, prefix, NULL, NULL);
 	return lua_error(L);
 }
+
+#define LIST_PREFIX  "partners"
+#define LIST_PROBLEM "expected a list of partner records, got %s"
 
 /* The body of compile(), run under lua_pcall: raises on any refusal. */
 static int compile_protected(lua_State *L)
 {
 	struct s2sp_policy *p;
 	const char *problem;
-	lua_Integer i, n = 0;
+	lua_Integer i, n = 0, hole = 0;
 	int pol, partners, warnings, base;
 
 	luaL_checkstack(L, 40, NULL);
 	lua_settop(L, 2);
 	if (!lua_istable(L, 1))
-		raise_error(L, "partners: expected a list of partner records, got %s",
-			    luaL_typename(L, 1));
-	problem = s2sp_list_problem(L, 1, &n);
-	if (problem != NULL)
-		raise_error(L, "partners: expected a list of partner records, got %s", problem);
+		raise_error(L, LIST_PREFIX, LIST_PROBLEM, luaL_typename(L, 1));
+	problem = s2sp_list_problem(L, 1, &n, &hole);
+	if (problem != NULL) {
+		lua_pushfstring(L, LIST_PROBLEM, problem);
+		s2sp_push_compile_error(L, LIST_PREFIX, NULL, NULL);
+		if (hole != 0) {
+			lua_pushinteger(L, hole);
+			lua_setfield(L, -2, "hole");
+		}
+		return lua_error(L);
+	}
 	if (n >= INT32_MAX)
-		raise_error(L, "partners: too many partner records");
+		raise_error(L, LIST_PREFIX, "too many partner records");
 
 	/* the userdata first: from here on, what it owns is freed by __gc whatever happens */
 	p = lua_newuserdatauv(L, sizeof *p, 2);
@@ -62,7 +77,7 @@ static int compile_protected(lua_State *L)
 	luaL_setmetatable(L, S2SP_POLICY_MT);
 	pol = lua_gettop(L);
 	if (s2sp_ptable_reserve(&p->domains, (size_t)n) != 0)
-		raise_error(L, "not enough memory");
+		raise_error(L, NULL, "not enough memory");
 	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
 	partners = lua_gettop(L);
 	lua_newtable(L);
@@ -88,7 +103,7 @@ static int compile_protected(lua_State *L)
 	return 2;
 }
 
-/* partners.compile(list [, default]) -> policy, warnings | nil, err */
+/* partners.compile(list [, default]) -> policy, warnings | nil, err, detail */
 static int l_compile(lua_State *L)
 {
 	int status;
@@ -99,11 +114,22 @@ static int l_compile(lua_State *L)
 	status = lua_pcall(L, 2, 2, 0);
 	if (status == LUA_OK)
 		return 2;
-	if (status != LUA_ERRRUN || lua_type(L, -1) != LUA_TSTRING)
+	if (status != LUA_ERRRUN)
 		return lua_error(L); /* out of memory and the like: not a verdict on the config */
+	if (lua_type(L, -1) == LUA_TSTRING) /* raised by the Lua API itself: no detail */
+		s2sp_push_compile_error(L, NULL, NULL, NULL);
+	if (!lua_istable(L, -1))
+		return lua_error(L);
+	if (lua_getfield(L, -1, "text") != LUA_TSTRING) {
+		lua_pop(L, 1);
+		return lua_error(L);
+	}
 	lua_pushnil(L);
+	lua_setfield(L, -3, "text"); /* the detail keeps the rest */
 	lua_insert(L, -2);
-	return 2;
+	lua_pushnil(L);
+	lua_insert(L, -3); /* nil, text, detail */
+	return 3;
 }
 
 uint32_t s2sp_policy_find(const struct s2sp_policy *p, const char *domain, size_t len)

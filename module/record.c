@@ -23,19 +23,6 @@ const char *s2sp_partner_type_name(enum s2sp_partner_type t)
 	return type_names[t];
 }
 
-int s2sp_partner_type_parse(const char *s, size_t len, enum s2sp_partner_type *out)
-{
-	unsigned i;
-
-	for (i = 0; i < S2SP_PARTNER_TYPE_COUNT; i++) {
-		if (strlen(type_names[i]) == len && memcmp(type_names[i], s, len) == 0) {
-			*out = (enum s2sp_partner_type)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 bool s2sp_partner_type_auto_approve(enum s2sp_partner_type t)
 {
 	return t == S2SP_FEDERATED || t == S2SP_PUBLIC_VERIFIED;

@@ -22,9 +22,6 @@ enum s2sp_partner_type {
 /* "federated" / "public_verified" / "public_unverified"; NULL when out of range. */
 const char *s2sp_partner_type_name(enum s2sp_partner_type t);
 
-/* Parse a partner type name of length len; 0 on success, -1 when it is none of the three. */
-int s2sp_partner_type_parse(const char *s, size_t len, enum s2sp_partner_type *out);
-
 /* Whether auto_approve may be (and by default is) on for this type: README "Partner types". */
 bool s2sp_partner_type_auto_approve(enum s2sp_partner_type t);
 

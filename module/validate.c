@@ -1,14 +1,17 @@
 /*
  * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation matrix") into its partner table.
  *
- * Every refusal raises "<partner N (domain)|default partner>: <reason>"; policy.c runs the
- * whole compilation under lua_pcall and turns that into nil, err. Nothing here allocates
- * outside Lua's heap and the policy's own table, so a refusal half-way through leaks nothing.
+ * Every refusal raises a compile error (s2sp_push_compile_error) whose text is
+ * "<partner N (domain)|default partner>: <reason>"; policy.c runs the whole compilation under
+ * lua_pcall and turns that into nil, text, detail. Field names and defaults are the schema's
+ * (schema.c, README "Partner record"). Nothing here allocates outside Lua's heap and the
+ * policy's own table, so a refusal half-way through leaks nothing.
  */
 #include "validate.h"
 #include "idna.h"
 #include "matrix.h"
 #include "record.h"
+#include "schema.h"
 #include "text.h"
 
 #include <limits.h>
@@ -19,61 +22,71 @@
 #define SHOWN_MAX   100 /* octets of a config value quoted in a message */
 #define PREFIX_SIZE (S2SP_ESCAPE_SIZE(SHOWN_MAX) + 48)
 
-#define EXPECT_NEGOTIATION "\"required\", \"optional\" or \"not_supported\""
-#define EXPECT_TYPE        "\"federated\", \"public_verified\" or \"public_unverified\""
-#define EXPECT_PIN         "a SHA-256 fingerprint (64 hex digits, colons allowed between pairs)"
-
-enum field {
-	F_DOMAIN,
-	F_DESCRIPTION,
-	F_ADDITIONAL_DOMAINS,
-	F_TYPE,
-	F_TLS,
-	F_SASL,
-	F_DIALBACK,
-	F_CONNECTION_LIMIT,
-	F_KEEPALIVE,
-	F_CONNECT,
-	F_AUTO_APPROVE,
-	F_PIN,
-	F_COUNT
-};
-
-static const char *const field_names[F_COUNT] = {
-	[F_DOMAIN]             = "domain",
-	[F_DESCRIPTION]        = "description",
-	[F_ADDITIONAL_DOMAINS] = "additional_domains",
-	[F_TYPE]               = "type",
-	[F_TLS]                = "tls",
-	[F_SASL]               = "sasl",
-	[F_DIALBACK]           = "dialback",
-	[F_CONNECTION_LIMIT]   = "connection_limit",
-	[F_KEEPALIVE]          = "keepalive",
-	[F_CONNECT]            = "connect",
-	[F_AUTO_APPROVE]       = "auto_approve",
-	[F_PIN]                = "pin",
-};
+#define EXPECT_PIN "a SHA-256 fingerprint (64 hex digits, colons allowed between pairs)"
+#define NO_FIELD   S2SP_F_COUNT
+#define NAME(f)    (S2SP_FIELDS[f].name)
 
 /* One record being compiled: where it is on the stack and how errors name it. */
 struct record {
 	lua_State *L;
-	int rec;           /* absolute index of the record table */
-	int out;           /* absolute index of the partner table being built */
-	lua_Integer index; /* 1-based position in the list; 0 for the default partner */
+	int rec;               /* absolute index of the record table */
+	int out;               /* absolute index of the partner table being built */
+	lua_Integer index;     /* 1-based position in the list; 0 for the default partner */
+	enum s2sp_field field; /* the field being checked, which errors are about; or NO_FIELD */
 	char prefix[PREFIX_SIZE];
 };
 
-/* Raise "<prefix>: <message>"; the message uses lua_pushfstring's format. */
+void s2sp_push_compile_error(lua_State *L, const char *prefix, const lua_Integer *index,
+			     const char *field)
+{
+	int reason = lua_gettop(L);
+
+	lua_createtable(L, 0, 4);
+	if (prefix != NULL)
+		lua_pushfstring(L, "%s: %s", prefix, lua_tostring(L, reason));
+	else
+		lua_pushvalue(L, reason);
+	lua_setfield(L, -2, "text");
+	lua_pushvalue(L, reason);
+	lua_setfield(L, -2, "message");
+	if (index != NULL) {
+		lua_pushinteger(L, *index);
+		lua_setfield(L, -2, "index");
+	}
+	if (field != NULL) {
+		lua_pushstring(L, field);
+		lua_setfield(L, -2, "field");
+	}
+	lua_remove(L, reason);
+}
+
+/* Raise "<prefix>: <reason>" about the key `field` (NULL: none), the reason on top. */
+static int rec_raise(struct record *r, const char *field)
+{
+	s2sp_push_compile_error(r->L, r->prefix, &r->index, field);
+	return lua_error(r->L);
+}
+
+/* Raise "<prefix>: <message>" about r->field; the message uses lua_pushfstring's format. */
 static int rec_error(struct record *r, const char *fmt, ...)
 {
-	const char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	msg = lua_pushvfstring(r->L, fmt, ap);
+	lua_pushvfstring(r->L, fmt, ap);
 	va_end(ap);
-	lua_pushfstring(r->L, "%s: %s", r->prefix, msg);
-	return lua_error(r->L);
+	return rec_raise(r, r->field == NO_FIELD ? NULL : NAME(r->field));
+}
+
+/* rec_error() about the key `field` of the record, whether or not the schema has it. */
+static int rec_error_about(struct record *r, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	lua_pushvfstring(r->L, fmt, ap);
+	va_end(ap);
+	return rec_raise(r, field);
 }
 
 /* Push a quoted, escaped copy of the string s[0..len) and return it. */
@@ -112,7 +125,7 @@ static bool less(const char *a, size_t alen, const char *b, size_t blen)
 	return c < 0 || (c == 0 && alen < blen);
 }
 
-const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n)
+const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n, lua_Integer *hole)
 {
 	lua_Integer count = 0, max = 0, bad_int = 0;
 	const char *key = NULL;
@@ -157,23 +170,31 @@ const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n)
 		return lua_pushfstring(L, "a table with key %I", (LUAI_UACINT)bad_int);
 	if (other != LUA_TNONE)
 		return lua_pushfstring(L, "a table with a key of type %s", lua_typename(L, other));
-	if (max != count)
+	if (max != count) {
+		if (hole != NULL) {
+			/* the first one: at most one past the number of entries */
+			for (*hole = 1; lua_rawgeti(L, idx, *hole) != LUA_TNIL; (*hole)++)
+				lua_pop(L, 1);
+			lua_pop(L, 1);
+		}
 		return lua_pushliteral(L, "a table with holes");
+	}
 	*n = count;
 	return NULL;
 }
 
-/* Push record[field] (raw access) and return its type. */
-static int get_field(struct record *r, enum field f)
+/* Push record[field] (raw access) and return its type; errors from now on are about f. */
+static int get_field(struct record *r, enum s2sp_field f)
 {
-	lua_pushstring(r->L, field_names[f]);
+	r->field = f;
+	lua_pushstring(r->L, NAME(f));
 	return lua_rawget(r->L, r->rec);
 }
 
 /* out[field] = value on top of the stack (popped). */
-static void set_field(struct record *r, enum field f)
+static void set_field(struct record *r, enum s2sp_field f)
 {
-	lua_setfield(r->L, r->out, field_names[f]);
+	lua_setfield(r->L, r->out, NAME(f));
 }
 
 static void set_prefix(struct record *r)
@@ -187,7 +208,7 @@ static void set_prefix(struct record *r)
 		snprintf(r->prefix, sizeof r->prefix, "default partner");
 		return;
 	}
-	if (lua_istable(L, r->rec) && get_field(r, F_DOMAIN) == LUA_TSTRING) {
+	if (lua_istable(L, r->rec) && get_field(r, S2SP_F_DOMAIN) == LUA_TSTRING) {
 		s = lua_tolstring(L, -1, &len);
 		s2sp_escape(s, len, SHOWN_MAX, shown, sizeof shown);
 		snprintf(r->prefix, sizeof r->prefix, "partner %lld (%s)", (long long)r->index,
@@ -197,6 +218,7 @@ static void set_prefix(struct record *r)
 	}
 	if (lua_istable(L, r->rec))
 		lua_pop(L, 1);
+	r->field = NO_FIELD;
 }
 
 /* Refuse fields a record may not have; deterministic whatever the traversal order. */
@@ -206,8 +228,9 @@ static void check_keys(struct record *r)
 	const char *unknown = NULL;
 	size_t unknown_len = 0;
 	lua_Integer entry = 0;
-	bool has_entry = false, not_allowed[F_COUNT] = { false };
-	int other = LUA_TNONE, f;
+	bool has_entry = false, not_allowed[S2SP_F_COUNT] = { false };
+	int other = LUA_TNONE;
+	unsigned f;
 
 	lua_pushnil(L);
 	while (lua_next(L, r->rec) != 0) {
@@ -217,15 +240,14 @@ static void check_keys(struct record *r)
 			/* stays valid: the key is held by the table, which does not change */
 			const char *k = lua_tolstring(L, -1, &len);
 
-			for (f = 0; f < F_COUNT; f++)
-				if (strlen(field_names[f]) == len && memcmp(field_names[f], k, len) == 0)
-					break;
-			if (f == F_COUNT) {
+			f = s2sp_field_find(k, len);
+			if (f == S2SP_F_COUNT) {
 				if (unknown == NULL || less(k, len, unknown, unknown_len)) {
 					unknown = k;
 					unknown_len = len;
 				}
-			} else if (r->index == 0 && (f == F_DOMAIN || f == F_ADDITIONAL_DOMAINS)) {
+			} else if (r->index == 0 &&
+				   (f == S2SP_F_DOMAIN || f == S2SP_F_ADDITIONAL_DOMAINS)) {
 				not_allowed[f] = true;
 			}
 		} else if (lua_isinteger(L, -1)) {
@@ -239,11 +261,15 @@ static void check_keys(struct record *r)
 			other = lua_type(L, -1);
 		}
 	}
-	for (f = 0; f < F_COUNT; f++)
+	for (f = 0; f < S2SP_F_COUNT; f++)
 		if (not_allowed[f])
-			rec_error(r, "field \"%s\" is not allowed", field_names[f]);
-	if (unknown != NULL)
-		rec_error(r, "unknown field %s", push_quoted(L, unknown, unknown_len));
+			rec_error_about(r, NAME(f), "field \"%s\" is not allowed", NAME(f));
+	if (unknown != NULL) {
+		const char *shown = push_quoted(L, unknown, unknown_len);
+
+		lua_pushlstring(L, unknown, unknown_len);
+		rec_error_about(r, lua_tostring(L, -1), "unknown field %s", shown);
+	}
 	if (has_entry)
 		rec_error(r, "unexpected list entry [%I] (fields are written name = value)",
 			  (LUAI_UACINT)entry);
@@ -269,7 +295,7 @@ static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const
 static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 {
 	size_t n;
-	int t = get_field(r, F_DOMAIN);
+	int t = get_field(r, S2SP_F_DOMAIN);
 
 	if (t == LUA_TNIL)
 		rec_error(r, "field \"domain\" is required");
@@ -278,22 +304,22 @@ static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 	n = normalize_top(r, out, "field \"domain\"");
 	lua_pop(r->L, 1);
 	lua_pushlstring(r->L, out, n);
-	set_field(r, F_DOMAIN);
+	set_field(r, S2SP_F_DOMAIN);
 	return n;
 }
 
 static void parse_description(struct record *r)
 {
-	int t = get_field(r, F_DESCRIPTION);
+	int t = get_field(r, S2SP_F_DESCRIPTION);
 
 	if (t == LUA_TNIL) {
 		lua_pop(r->L, 1);
-		lua_pushliteral(r->L, "");
+		s2sp_push_default(r->L, S2SP_F_DESCRIPTION);
 	} else if (t != LUA_TSTRING) {
 		rec_error(r, "field \"description\": expected string, got %s",
 			  luaL_typename(r->L, -1));
 	}
-	set_field(r, F_DESCRIPTION);
+	set_field(r, S2SP_F_DESCRIPTION);
 }
 
 /* Set out.additional_domains to the normalised list and leave that list on the stack. */
@@ -305,19 +331,19 @@ static int parse_additional_domains(struct record *r)
 	const char *problem;
 	int src, list;
 
-	if (r->index == 0 || get_field(r, F_ADDITIONAL_DOMAINS) == LUA_TNIL) {
+	if (r->index == 0 || get_field(r, S2SP_F_ADDITIONAL_DOMAINS) == LUA_TNIL) {
 		if (r->index != 0)
 			lua_pop(L, 1);
-		lua_newtable(L);
+		s2sp_push_default(L, S2SP_F_ADDITIONAL_DOMAINS);
 		lua_pushvalue(L, -1);
-		set_field(r, F_ADDITIONAL_DOMAINS);
+		set_field(r, S2SP_F_ADDITIONAL_DOMAINS);
 		return lua_gettop(L);
 	}
 	src = lua_gettop(L);
 	if (!lua_istable(L, src))
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
 			  luaL_typename(L, src));
-	problem = s2sp_list_problem(L, src, &n);
+	problem = s2sp_list_problem(L, src, &n, NULL);
 	if (problem != NULL)
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
 			  problem);
@@ -339,57 +365,37 @@ static int parse_additional_domains(struct record *r)
 	}
 	lua_remove(L, src);
 	lua_pushvalue(L, -1);
-	set_field(r, F_ADDITIONAL_DOMAINS);
+	set_field(r, S2SP_F_ADDITIONAL_DOMAINS);
 	return lua_gettop(L);
 }
 
-static enum s2sp_partner_type parse_type(struct record *r)
+/* The enum field f's value (its default when absent); out[f] = its name. */
+static unsigned parse_enum(struct record *r, enum s2sp_field f)
 {
-	enum s2sp_partner_type v = S2SP_PUBLIC_UNVERIFIED;
-	int t = get_field(r, F_TYPE);
-	const char *s;
-	size_t len;
-
-	if (t != LUA_TNIL) {
-		if (t != LUA_TSTRING)
-			rec_error(r, "field \"type\": expected " EXPECT_TYPE ", got %s",
-				  describe(r->L, -1));
-		s = lua_tolstring(r->L, -1, &len);
-		if (s2sp_partner_type_parse(s, len, &v) != 0)
-			rec_error(r, "field \"type\": expected " EXPECT_TYPE ", got %s",
-				  describe(r->L, -1));
-	}
-	lua_pop(r->L, 1);
-	lua_pushstring(r->L, s2sp_partner_type_name(v));
-	set_field(r, F_TYPE);
-	return v;
-}
-
-static enum s2sp_negotiation parse_negotiation(struct record *r, enum field f,
-					       enum s2sp_negotiation def)
-{
-	enum s2sp_negotiation v = def;
+	unsigned v = (unsigned)S2SP_FIELDS[f].def;
 	int t = get_field(r, f);
-	const char *s;
-	size_t len;
+	bool known = false;
 
-	if (t != LUA_TNIL) {
-		if (t != LUA_TSTRING)
-			rec_error(r, "field \"%s\": expected " EXPECT_NEGOTIATION ", got %s",
-				  field_names[f], describe(r->L, -1));
-		s = lua_tolstring(r->L, -1, &len);
-		if (s2sp_negotiation_parse(s, len, &v) != 0)
-			rec_error(r, "field \"%s\": expected " EXPECT_NEGOTIATION ", got %s",
-				  field_names[f], describe(r->L, -1));
+	if (t == LUA_TSTRING) {
+		size_t len;
+		const char *s = lua_tolstring(r->L, -1, &len);
+
+		known = s2sp_enum_parse(f, s, len, &v) == 0;
+	}
+	if (t != LUA_TNIL && !known) {
+		const char *got = describe(r->L, -1);
+
+		rec_error(r, "field \"%s\": expected %s, got %s", NAME(f),
+			  s2sp_push_values(r->L, f, " or "), got);
 	}
 	lua_pop(r->L, 1);
-	lua_pushstring(r->L, s2sp_negotiation_name(v));
+	lua_pushstring(r->L, s2sp_enum_name(f, v));
 	set_field(r, f);
 	return v;
 }
 
 /* The boolean field f, def when absent; *given tells whether it was written. */
-static bool parse_bool(struct record *r, enum field f, bool def, bool *given)
+static bool parse_bool(struct record *r, enum s2sp_field f, bool def, bool *given)
 {
 	int t = get_field(r, f);
 	bool v = def;
@@ -399,7 +405,7 @@ static bool parse_bool(struct record *r, enum field f, bool def, bool *given)
 	if (t == LUA_TBOOLEAN)
 		v = lua_toboolean(r->L, -1);
 	else if (t != LUA_TNIL)
-		rec_error(r, "field \"%s\": expected boolean, got %s", field_names[f],
+		rec_error(r, "field \"%s\": expected boolean, got %s", NAME(f),
 			  luaL_typename(r->L, -1));
 	lua_pop(r->L, 1);
 	lua_pushboolean(r->L, v);
@@ -409,8 +415,8 @@ static bool parse_bool(struct record *r, enum field f, bool def, bool *given)
 
 static void parse_connection_limit(struct record *r)
 {
-	int t = get_field(r, F_CONNECTION_LIMIT), ok = 0;
-	lua_Integer v = 0;
+	int t = get_field(r, S2SP_F_CONNECTION_LIMIT), ok = 0;
+	lua_Integer v = 0, min = (lua_Integer)S2SP_FIELDS[S2SP_F_CONNECTION_LIMIT].min;
 
 	if (t == LUA_TNIL) {
 		lua_pop(r->L, 1);
@@ -418,12 +424,15 @@ static void parse_connection_limit(struct record *r)
 	}
 	if (t == LUA_TNUMBER)
 		v = lua_tointegerx(r->L, -1, &ok);
-	if (!ok || v < 1)
-		rec_error(r, "field \"connection_limit\": expected an integer >= 1, got %s",
-			  describe(r->L, -1));
+	if (!ok || v < min) {
+		const char *got = describe(r->L, -1);
+
+		rec_error(r, "field \"connection_limit\": expected an integer >= %I, got %s",
+			  (LUAI_UACINT)min, got);
+	}
 	lua_pop(r->L, 1);
 	lua_pushinteger(r->L, v);
-	set_field(r, F_CONNECTION_LIMIT);
+	set_field(r, S2SP_F_CONNECTION_LIMIT);
 }
 
 static void parse_connect(struct record *r)
@@ -433,7 +442,7 @@ static void parse_connect(struct record *r)
 	char err[S2SP_ERRBUFSZ];
 	const char *s;
 	size_t len;
-	int t = get_field(r, F_CONNECT);
+	int t = get_field(r, S2SP_F_CONNECT);
 
 	if (t == LUA_TNIL) {
 		lua_pop(L, 1);
@@ -446,7 +455,7 @@ static void parse_connect(struct record *r)
 		rec_error(r, "field \"connect\": %s", err);
 	lua_pop(L, 1);
 	lua_pushstring(L, c.text);
-	set_field(r, F_CONNECT);
+	set_field(r, S2SP_F_CONNECT);
 	lua_pushstring(L, c.host);
 	lua_setfield(L, r->out, "connect_host");
 	if (c.port != 0) {
@@ -459,7 +468,7 @@ static void parse_auto_approve(struct record *r, enum s2sp_partner_type type)
 {
 	bool given, allowed = s2sp_partner_type_auto_approve(type);
 
-	if (parse_bool(r, F_AUTO_APPROVE, allowed, &given) && !allowed)
+	if (parse_bool(r, S2SP_F_AUTO_APPROVE, allowed, &given) && !allowed)
 		rec_error(r, "auto_approve applies only to federated and public_verified partners");
 }
 
@@ -491,7 +500,7 @@ static void parse_pin(struct record *r)
 	lua_State *L = r->L;
 	lua_Integer i, n = 0;
 	const char *problem;
-	int src, list, t = get_field(r, F_PIN);
+	int src, list, t = get_field(r, S2SP_F_PIN);
 
 	if (t == LUA_TNIL) {
 		lua_pop(L, 1);
@@ -504,7 +513,7 @@ static void parse_pin(struct record *r)
 		lua_pushvalue(L, src);
 		add_pin(r, list, 1, false);
 	} else if (t == LUA_TTABLE) {
-		problem = s2sp_list_problem(L, src, &n);
+		problem = s2sp_list_problem(L, src, &n, NULL);
 		if (problem != NULL)
 			rec_error(r, "field \"pin\": expected a fingerprint or a list of "
 				     "fingerprints, got %s",
@@ -520,7 +529,7 @@ static void parse_pin(struct record *r)
 		rec_error(r, "field \"pin\": expected a fingerprint or a list of fingerprints, got %s",
 			  luaL_typename(L, src));
 	}
-	set_field(r, F_PIN);
+	set_field(r, S2SP_F_PIN);
 	lua_pop(L, 1);
 }
 
@@ -593,7 +602,7 @@ static void push_warning(struct record *r, const char *domain, enum s2sp_negotia
 void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index, int rec,
 			   int list, int warnings)
 {
-	struct record r = { .L = L, .rec = rec, .index = index };
+	struct record r = { .L = L, .rec = rec, .index = index, .field = NO_FIELD };
 	char domain[S2SP_DOMAIN_BUFSZ];
 	enum s2sp_partner_type type;
 	enum s2sp_negotiation tls, sasl;
@@ -612,17 +621,18 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 		parse_domain(&r, domain);
 	parse_description(&r);
 	adds = parse_additional_domains(&r);
-	type = parse_type(&r);
-	tls = parse_negotiation(&r, F_TLS, S2SP_REQUIRED);
-	sasl = parse_negotiation(&r, F_SASL, S2SP_OPTIONAL);
-	dialback = parse_bool(&r, F_DIALBACK, true, NULL);
+	type = (enum s2sp_partner_type)parse_enum(&r, S2SP_F_TYPE);
+	tls = (enum s2sp_negotiation)parse_enum(&r, S2SP_F_TLS);
+	sasl = (enum s2sp_negotiation)parse_enum(&r, S2SP_F_SASL);
+	dialback = parse_bool(&r, S2SP_F_DIALBACK, S2SP_FIELDS[S2SP_F_DIALBACK].def != 0, NULL);
 	parse_connection_limit(&r);
-	parse_bool(&r, F_KEEPALIVE, true, NULL);
+	parse_bool(&r, S2SP_F_KEEPALIVE, S2SP_FIELDS[S2SP_F_KEEPALIVE].def != 0, NULL);
 	parse_connect(&r);
 	parse_auto_approve(&r, type);
 	parse_pin(&r);
 
 	row = s2sp_classify(tls, sasl, dialback);
+	r.field = NO_FIELD; /* about tls, sasl and dialback together */
 	if (row.cls == S2SP_INVALID)
 		rec_error(&r, "tls = \"%s\", sasl = \"%s\", dialback = %s: %s",
 			  s2sp_negotiation_name(tls), s2sp_negotiation_name(sasl),
@@ -631,7 +641,9 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 	if (index != 0) {
 		lua_Integer i, n = (lua_Integer)lua_rawlen(L, adds);
 
+		r.field = S2SP_F_DOMAIN;
 		claim_domain(&r, p, list, domain, strlen(domain));
+		r.field = S2SP_F_ADDITIONAL_DOMAINS;
 		for (i = 1; i <= n; i++) {
 			size_t len;
 			const char *d;
