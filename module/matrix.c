@@ -2,6 +2,7 @@
  * mod_s2s_partners — the negotiation matrix of README "Negotiation matrix".
  *
  * partners.classify(tls, sasl, dialback) -> class, methods, message
+ * partners.methods() -> { { name = "sasl_tls", label = "SASL EXTERNAL over TLS" }, ... }
  */
 #include "matrix.h"
 #include "lua_api.h"
@@ -20,6 +21,15 @@ const enum s2sp_method S2SP_METHOD_ORDER[S2SP_METHOD_COUNT] = {
 	S2SP_METHOD_SASL_TLS,
 	S2SP_METHOD_TLS_DIALBACK,
 	S2SP_METHOD_TCP_DIALBACK,
+};
+
+/* Name and label of each method, in S2SP_METHOD_ORDER. */
+static const struct {
+	const char *name, *label;
+} method_texts[S2SP_METHOD_COUNT] = {
+	{ "sasl_tls",     "SASL EXTERNAL over TLS" },
+	{ "tls_dialback", "dialback over TLS"      },
+	{ "tcp_dialback", "dialback without TLS"   },
 };
 
 static const char *const negotiation_names[S2SP_NEGOTIATION_COUNT + 1] = {
@@ -95,17 +105,76 @@ const char *s2sp_class_name(enum s2sp_class c)
 	return NULL;
 }
 
+/* m's position in S2SP_METHOD_ORDER, or -1. */
+static int method_position(enum s2sp_method m)
+{
+	int i;
+
+	for (i = 0; i < S2SP_METHOD_COUNT; i++)
+		if (S2SP_METHOD_ORDER[i] == m)
+			return i;
+	return -1;
+}
+
 const char *s2sp_method_name(enum s2sp_method m)
 {
+	int i = method_position(m);
+
+	return i < 0 ? NULL : method_texts[i].name;
+}
+
+int s2sp_method_parse(const char *s, size_t len, enum s2sp_method *out)
+{
+	int i;
+
+	for (i = 0; i < S2SP_METHOD_COUNT; i++) {
+		const char *name = method_texts[i].name;
+
+		if (strlen(name) == len && memcmp(name, s, len) == 0) {
+			*out = S2SP_METHOD_ORDER[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+enum s2sp_refusal s2sp_refusal(enum s2sp_negotiation tls, enum s2sp_negotiation sasl,
+			       bool dialback, enum s2sp_method m)
+{
+	if (s2sp_classify(tls, sasl, dialback).methods & (unsigned)m)
+		return S2SP_ALLOWED;
+	/* The rules of s2sp_classify, in the order a refusal names them when m fails several:
+	 * SASL EXTERNAL needs SASL, then TLS, not refused; dialback over TLS needs dialback, then
+	 * not both TLS and SASL required, then TLS not refused; dialback without TLS needs TLS not
+	 * required, then dialback. */
 	switch (m) {
 	case S2SP_METHOD_SASL_TLS:
-		return "sasl_tls";
+		return sasl == S2SP_NOT_SUPPORTED ? S2SP_REFUSAL_NO_SASL : S2SP_REFUSAL_NO_TLS;
 	case S2SP_METHOD_TLS_DIALBACK:
-		return "tls_dialback";
+		if (!dialback)
+			return S2SP_REFUSAL_NO_DIALBACK;
+		return tls == S2SP_REQUIRED ? S2SP_REFUSAL_BOTH_REQUIRED : S2SP_REFUSAL_NO_TLS;
 	case S2SP_METHOD_TCP_DIALBACK:
-		return "tcp_dialback";
+		return tls == S2SP_REQUIRED ? S2SP_REFUSAL_TLS_REQUIRED : S2SP_REFUSAL_NO_DIALBACK;
 	}
-	return NULL;
+	return S2SP_REFUSAL_NO_DIALBACK; /* not a method: unreachable for in-range arguments */
+}
+
+/* partners.methods() -> { { name, label }, ... } (fresh, S2SP_METHOD_ORDER) */
+static int l_methods(lua_State *L)
+{
+	int i;
+
+	lua_createtable(L, S2SP_METHOD_COUNT, 0);
+	for (i = 0; i < S2SP_METHOD_COUNT; i++) {
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, method_texts[i].name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, method_texts[i].label);
+		lua_setfield(L, -2, "label");
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
 }
 
 /* partners.classify(tls, sasl, dialback) -> class, methods, message | nil */
@@ -139,6 +208,7 @@ void s2sp_open_matrix(lua_State *L)
 {
 	static const luaL_Reg functions[] = {
 		{ "classify", l_classify },
+		{ "methods",  l_methods  },
 		{ NULL,       NULL       },
 	};
 

@@ -56,4 +56,22 @@ const char *s2sp_class_name(enum s2sp_class c);
 /* "sasl_tls" / "tls_dialback" / "tcp_dialback"; NULL for anything else. */
 const char *s2sp_method_name(enum s2sp_method m);
 
+/* Parse a method name of length len; 0 on success, -1 when it is none of the three. */
+int s2sp_method_parse(const char *s, size_t len, enum s2sp_method *out);
+
+/* Which of a row's settings keeps it from allowing a method (README "Negotiation results"). */
+enum s2sp_refusal {
+	S2SP_ALLOWED = 0,
+	S2SP_REFUSAL_TLS_REQUIRED,  /* dialback without TLS, but tls = "required" */
+	S2SP_REFUSAL_BOTH_REQUIRED, /* dialback over TLS, but tls and sasl "required" */
+	S2SP_REFUSAL_NO_DIALBACK,   /* dialback, but dialback = false */
+	S2SP_REFUSAL_NO_SASL,       /* SASL EXTERNAL, but sasl = "not_supported" */
+	S2SP_REFUSAL_NO_TLS,        /* a method over TLS, but tls = "not_supported" */
+	S2SP_REFUSAL_COUNT
+};
+
+/* S2SP_ALLOWED when the row allows m (as s2sp_classify says), else why it does not. */
+enum s2sp_refusal s2sp_refusal(enum s2sp_negotiation tls, enum s2sp_negotiation sasl,
+			       bool dialback, enum s2sp_method m);
+
 #endif

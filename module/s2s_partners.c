@@ -16,6 +16,7 @@ int luaopen_s2s_partners(lua_State *L)
 	luaL_checkversion(L);
 	lua_newtable(L);
 	s2sp_open_matrix(L);
+	s2sp_open_refusal(L);
 	s2sp_open_schema(L);
 	s2sp_open_idna(L);
 	s2sp_open_policy(L);

@@ -1,5 +1,6 @@
--- partners.schema(), partners.options() and the detail of partners.compile()'s refusals: the
--- partner record as README "Partner record" describes it.
+-- partners.schema(), partners.options(), partners.methods(), partners.refusal() and the detail
+-- of partners.compile()'s refusals: the partner record as README "Partner record" describes it,
+-- and the texts of README "Negotiation results".
 local partners = require "s2s_partners"
 
 local R, O, N = "required", "optional", "not_supported"
@@ -149,6 +150,96 @@ describe("partners.options", function()
 		assert.same({ "s2s_partners", "s2s_partners_default" }, names)
 		a[1].name = "changed"
 		assert.equal("s2s_partners", partners.options()[1].name)
+	end)
+end)
+
+describe("partners.methods", function()
+	it("lists the methods in report order with their labels, fresh on every call", function()
+		local expected = {
+			{ name = "sasl_tls", label = "SASL EXTERNAL over TLS" },
+			{ name = "tls_dialback", label = "dialback over TLS" },
+			{ name = "tcp_dialback", label = "dialback without TLS" },
+		}
+		local a = partners.methods()
+		assert.same(expected, a)
+		a[1].label = "changed"
+		assert.same(expected, partners.methods())
+	end)
+end)
+
+describe("partners.refusal", function()
+	local D = "d.test"
+	local REQUIRES_TLS = D .. " requires TLS"
+	local BOTH = D .. " requires SASL EXTERNAL: dialback will not operate if both SASL and TLS are required"
+	local NO_DIALBACK = "dialback is not allowed with " .. D
+	local NO_SASL = "SASL EXTERNAL is not allowed with " .. D
+	local NO_TLS = "TLS is not supported with " .. D
+
+	-- { tls, sasl, dialback, refused methods and their texts } — README "Negotiation matrix" order
+	local rows = {
+		{ R, R, true, { tls_dialback = BOTH, tcp_dialback = REQUIRES_TLS } },
+		{ R, R, false, { tls_dialback = NO_DIALBACK, tcp_dialback = REQUIRES_TLS } },
+		{ O, R, true, {} },
+		{ O, R, false, { tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+		{ N, R, true, { sasl_tls = NO_TLS, tls_dialback = NO_TLS } },
+		{ N, R, false, { sasl_tls = NO_TLS, tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+		{ R, O, true, { tcp_dialback = REQUIRES_TLS } },
+		{ R, O, false, { tls_dialback = NO_DIALBACK, tcp_dialback = REQUIRES_TLS } },
+		{ O, O, true, {} },
+		{ O, O, false, { tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+		{ N, O, true, { sasl_tls = NO_TLS, tls_dialback = NO_TLS } },
+		{ N, O, false, { sasl_tls = NO_TLS, tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+		{ R, N, true, { sasl_tls = NO_SASL, tcp_dialback = REQUIRES_TLS } },
+		{ R, N, false, { sasl_tls = NO_SASL, tls_dialback = NO_DIALBACK, tcp_dialback = REQUIRES_TLS } },
+		{ O, N, true, { sasl_tls = NO_SASL } },
+		{ O, N, false, { sasl_tls = NO_SASL, tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+		{ N, N, true, { sasl_tls = NO_SASL, tls_dialback = NO_TLS } },
+		{ N, N, false, { sasl_tls = NO_SASL, tls_dialback = NO_DIALBACK, tcp_dialback = NO_DIALBACK } },
+	}
+
+	it("has a test row for each of the 18 combinations", function()
+		local seen, n = {}, 0
+		for _, row in ipairs(rows) do
+			local key = row[1] .. "/" .. row[2] .. "/" .. tostring(row[3])
+			if not seen[key] then n = n + 1 end
+			seen[key] = true
+		end
+		assert.equal(18, n)
+	end)
+
+	for _, row in ipairs(rows) do
+		local tls, sasl, dialback, texts = table.unpack(row, 1, 4)
+		it(("refuses what tls=%s sasl=%s dialback=%s does not allow, and nothing else"):format(tls, sasl, dialback), function()
+			local class, methods = partners.classify(tls, sasl, dialback)
+			local partner = { tls = tls, sasl = sasl, dialback = dialback }
+			if class ~= "invalid" then
+				partner = compiled({ domain = "x.test", tls = tls, sasl = sasl, dialback = dialback })
+				methods = partner.methods
+			end
+			local allowed = {}
+			for _, m in ipairs(methods) do allowed[m] = true end
+			for _, m in ipairs(partners.methods()) do
+				local text = partners.refusal(partner, m.name, D)
+				assert.equal(texts[m.name], text, m.name)
+				assert.equal(allowed[m.name] == true, text == nil, m.name)
+			end
+		end)
+	end
+
+	it("names the domain as given, byte for byte", function()
+		local partner = compiled({ domain = "x.test" })
+		assert.equal("a\0b requires TLS", partners.refusal(partner, "tcp_dialback", "a\0b"))
+	end)
+
+	it("raises an argument error for an unknown method or something that is not a partner", function()
+		local partner = compiled({ domain = "x.test" })
+		assert.has_error(function() partners.refusal(partner, "dialback", D) end,
+			"bad argument #2 to 'refusal' (unknown method \"dialback\")")
+		assert.has_error(function() partners.refusal(partner, nil, D) end)
+		assert.has_error(function() partners.refusal(partner, "sasl_tls") end)
+		assert.has_error(function() partners.refusal({ tls = "yes", sasl = O, dialback = true }, "sasl_tls", D) end)
+		assert.has_error(function() partners.refusal({ tls = R, sasl = O }, "sasl_tls", D) end)
+		assert.has_error(function() partners.refusal("x.test", "sasl_tls", D) end)
 	end)
 end)
 
