@@ -9,6 +9,7 @@
 --   library names            13 has prosody.util.x (util.x is an alias); 0.12 only util.x
 --   peer certificate         13: conn:ssl_peercertificate(); 0.12: conn:socket():getpeercertificate()
 --   cert_chain_errors        0.12: a table per depth; 13: that, or a single string
+--   TLS protocol version     13: conn:ssl_info(); 0.12: conn:socket():info()
 
 local compat = {};
 
@@ -66,6 +67,20 @@ function compat.peer_certificate(session)
 		return sock:getpeercertificate() or nil;
 	end
 	return nil;
+end
+
+--- The TLS protocol version of a session's connection ("TLSv1.3"), or nil without TLS.
+function compat.tls_protocol(session)
+	local conn = session and session.secure and session.conn;
+	if not conn then return nil; end
+	local info;
+	if conn.ssl_info then -- 13
+		info = conn:ssl_info();
+	else
+		local sock = conn.socket and conn:socket(); -- 0.12: the LuaSec socket
+		info = sock and sock.info and sock:info();
+	end
+	return type(info) == "table" and info.protocol or nil;
 end
 
 --- session.cert_chain_errors as one flat list of strings (depth 0 first). 0.12 and 13 store a
