@@ -1,11 +1,13 @@
--- Counters exported through Prosody's statistics (mod_http_openmetrics when enabled).
--- Prosody 0.12.3 requires a labels table on every metric; the host label is added by
--- module:metric itself for host modules.
+-- Counters and gauges exported through Prosody's statistics (mod_http_openmetrics when enabled;
+-- README "Logging and metrics"). Prosody 0.12.3 requires a labels table on every metric; the
+-- host label is added by module:metric itself for host modules.
 
 local refused = module:metric("counter", "refused", "", "s2s streams refused by partner policy",
-	{ "direction", "reason" });
+	{ "direction", "reason", "partner" });
 local accepted = module:metric("counter", "accepted", "", "s2s streams accepted by partner policy",
-	{ "direction", "method" });
+	{ "direction", "method", "partner" });
+local streams = module:metric("gauge", "streams", "", "s2s streams authenticated under partner policy now",
+	{ "partner", "direction" });
 local bounced = module:metric("counter", "bounced", "", "stanzas bounced because their domain may not federate",
 	{ "reason" });
 local dropped = module:metric("counter", "dropped", "", "partner stanzas dropped by contact rules",
@@ -16,9 +18,24 @@ local delivery_refused = module:metric("counter", "delivery_refused", "",
 local stripped = module:metric("counter", "status_stripped", "", "status notes removed from presence to public partners",
 	{ "partner_type" });
 
+-- The `partner` label of a compiled partner record (or nil): its primary domain, "default" for
+-- the default policy, "none" without one. Bounded by the partner list, never a remote domain.
+local function partner_label(partner)
+	if not partner then return "none"; end
+	if partner.default then return "default"; end
+	return partner.domain;
+end
+
 return {
-	refused = function (direction, reason) refused:with_labels(direction, reason):add(1); end;
-	accepted = function (direction, method) accepted:with_labels(direction, method):add(1); end;
+	partner_label = partner_label;
+	refused = function (direction, reason, partner)
+		refused:with_labels(direction, reason, partner_label(partner)):add(1);
+	end;
+	accepted = function (direction, method, partner)
+		accepted:with_labels(direction, method, partner_label(partner)):add(1);
+	end;
+	-- `label` from partner_label(), `n` the streams counted now.
+	streams = function (label, direction, n) streams:with_labels(label, direction):set(n); end;
 	bounced = function (reason) bounced:with_labels(reason):add(1); end;
 	dropped = function (partner_type, kind) dropped:with_labels(partner_type, kind):add(1); end;
 	delivery_refused = function (kind, reason) delivery_refused:with_labels(kind, reason):add(1); end;

@@ -20,7 +20,8 @@
 --   sessions.lib.lua  the s2s streams authenticated under this host's policy, per domain
 --   delivery.lib.lua  stanzas from s2s reach this host only from domains it authenticated
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
---   metrics.lib.lua   counters
+--   metrics.lib.lua   counters and gauges
+--   gauges.lib.lua    the gauges of authenticated streams per partner
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
 
 -- Refuse to load on a Prosody this module was not written and tested for, before hooking
@@ -51,5 +52,6 @@ module:require("dialback")(core, policy);
 module:require("reconcile")(policy, refuse, sessions);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics, module:require("replies")(policy));
+module:require("gauges")(policy, metrics, sessions);
 
 module.environment.s2s_partners_policy = policy;

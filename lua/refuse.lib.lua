@@ -10,7 +10,7 @@ return function (policy, metrics)
 		log("info", "Refused %s s2s stream %s %s: %s [partner %s, %s]", session.direction or "?",
 			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text,
 			partner and (partner.domain or "default policy") or "none", reason);
-		metrics.refused(session.direction or "unknown", reason);
+		metrics.refused(session.direction or "unknown", reason, partner);
 	end
 
 	-- Close `session` with a policy-violation stream error whose text says why; stanzas queued
