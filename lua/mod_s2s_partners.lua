@@ -22,6 +22,7 @@
 --   refuse.lib.lua    closing a refused stream (log, metric, stream error, bounce)
 --   metrics.lib.lua   counters and gauges
 --   gauges.lib.lua    the gauges of authenticated streams per partner
+--   status.lib.lua    per-partner status: streams up and last attempts (statusdata.lib.lua)
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
 
 -- Refuse to load on a Prosody this module was not written and tested for, before hooking
@@ -53,5 +54,6 @@ module:require("reconcile")(policy, refuse, sessions);
 module.environment.s2s_partners_admin = module:require("admin")(core, policy);
 module:require("contacts")(policy, metrics, module:require("replies")(policy));
 module:require("gauges")(policy, metrics, sessions);
+module.environment.s2s_partners_status = module:require("status")(policy, sessions, compat);
 
 module.environment.s2s_partners_policy = policy;

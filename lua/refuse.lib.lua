@@ -3,7 +3,7 @@
 local errors = require "util.error";
 
 return function (policy, metrics)
-	-- Log (naming the partner) and count a refusal.
+	-- Log (naming the partner), count and announce a refusal.
 	local function note(session, domain, reason, text)
 		local log = session.log or module._log;
 		local partner = domain and policy.resolve(domain);
@@ -11,6 +11,8 @@ return function (policy, metrics)
 			session.direction == "outgoing" and "to" or "from", domain or "(unknown domain)", text,
 			partner and (partner.domain or "default policy") or "none", reason);
 		metrics.refused(session.direction or "unknown", reason, partner);
+		module:fire_event("s2s-partners/refused", { session = session, domain = domain, partner = partner or nil,
+			reason = reason, text = text }); -- status.lib.lua
 	end
 
 	-- Close `session` with a policy-violation stream error whose text says why; stanzas queued
