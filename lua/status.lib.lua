@@ -113,7 +113,8 @@ return function (policy, sessions, compat)
 		local filter;
 		if domain ~= nil then
 			local given = type(domain) == "string" and domain or nil;
-			filter = { owner = compiled and given and compiled:resolve(given) or false, domain = given and nameprep(given) };
+			filter = { owner = compiled and given and compiled:resolve(given) or false,
+				domain = given and nameprep((given:gsub("%.$", ""))) }; -- as Prosody spells a stream's domain
 		end
 		return data.report(store, compiled and compiled:partners() or {}, compiled and compiled:default(), streams, filter,
 			not compiled and policy.error or nil);

@@ -155,9 +155,9 @@ end
 -- `default`: the default policy's record or nil; `streams`: the authenticated streams as
 -- { partner =, direction =, remote =, method =, tls =, cert_chain =, cert_identity =, since = };
 -- `filter`: nil for everything, or { owner = the record owning the queried domain or false,
--- domain = that domain as Prosody spells remote domains } for one partner (the default entry
--- when the default policy governs it, none when nothing does) and that domain's unlisted
--- refusals. `config_error`: why no policy is in force, if so.
+-- domain = that domain as Prosody spells remote domains, nil when it is none } for one partner
+-- (the default entry when the default policy governs it, none when nothing does) and that
+-- domain's unlisted refusals. `config_error`: why no policy is in force, if so.
 function data.report(store, partners, default, streams, filter, config_error)
 	local grouped = {};
 	for _, s in ipairs(streams) do
@@ -178,7 +178,7 @@ function data.report(store, partners, default, streams, filter, config_error)
 		if filter.owner then report.partners[1] = entry(store, filter.owner, grouped); end
 		local mine = {};
 		for _, attempt in ipairs(report.unlisted) do
-			if attempt.remote == filter.domain then mine[#mine + 1] = attempt; end
+			if filter.domain ~= nil and attempt.remote == filter.domain then mine[#mine + 1] = attempt; end
 		end
 		report.unlisted = mine;
 		return report;

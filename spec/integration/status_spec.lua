@@ -220,10 +220,22 @@ describe("partner status #integration", function()
 		-- Nothing per remote domain: the partner list is all there is besides the ring.
 		assert.equal(#PARTNERS, #r.partners)
 		-- A domain's own unlisted refusals.
-		local only = report(a, "a.test", "flood65.test")
+		local only = report(a, "a.test", "Flood65.Test.")
 		assert.same({}, only.partners)
 		assert.equal(1, #only.unlisted)
 		assert.equal(before + N, only.unlisted_total)
+	end)
+
+	it("cuts what a hostile peer sends", function()
+		local long = (("x"):rep(60) .. "."):rep(5) .. "test" -- 305 octets
+		local peer = assert(rawpeer.connect(a.addr, 5269, T))
+		assert(peer:open(long, "a.test"))
+		assert.equal("policy-violation", (peer:expect_stream_error(T)), peer:transcript())
+		peer:close()
+		local r = wait_report(function(r) return r.unlisted[1].remote ~= "flood65.test" end)
+		assert.equal(long:sub(1, 255), r.unlisted[1].remote)
+		assert.equal((long .. " is not a federation partner of a.test"):sub(1, 200), r.unlisted[1].text)
+		assert.equal(50, #r.unlisted)
 	end)
 
 	-- a.test's partner list becomes `partners` (a config reload).

@@ -171,6 +171,13 @@ describe("statusdata.report", function()
 		assert.same({}, report.partners)
 		assert.equal(1, #report.unlisted)
 		assert.equal("evil.test", report.unlisted[1].remote)
+
+		-- Not a domain at all: nothing, not even the anonymous streams' refusals (remote nil).
+		store:add(nil, data.attempt{ time = 3, direction = "incoming", outcome = "refused", reason = "anonymous" })
+		report = data.report(store, { b, c }, nil, streams, { owner = false, domain = nil })
+		assert.same({}, report.partners)
+		assert.same({}, report.unlisted)
+		assert.equal(3, report.unlisted_total)
 	end)
 
 	it("is plain data: no metatables, nothing shared with the store", function()
