@@ -18,32 +18,19 @@ local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 local xmlns_dialback_feature = "urn:xmpp:features:dialback";
 local xmlns_partners = "urn:xmpp:s2s-partners:0"; -- our own placeholder, never sent
 
-local method_names = {
-	sasl_tls = "SASL EXTERNAL over TLS";
-	tls_dialback = "dialback over TLS";
-	tcp_dialback = "dialback without TLS";
-};
+-- The C core (loaded by mod_s2s_partners.lua) words refusals: core.refusal(partner, method,
+-- domain) is why a partner's row does not allow a method (README "Negotiation results").
+local core = require "s2s_partners";
 
+-- The methods' labels by name ("SASL EXTERNAL over TLS", ...), from the C core.
+local method_labels = {};
+for _, method in ipairs(core.methods()) do method_labels[method.name] = method.label; end
+
+-- The labels of the methods the partner allows, in the C core's order, as a sentence lists them.
 local function allowed_list(partner)
-	local names = {};
-	for i, m in ipairs(partner.methods) do names[i] = method_names[m]; end
-	return table.concat(names, ", ");
-end
-
--- The human-readable reason why `method` is refused for `domain`.
-local function why_not(partner, domain, method)
-	if method == "tcp_dialback" and partner.tls == "required" then
-		return domain .. " requires TLS";
-	elseif method == "tls_dialback" and partner.dialback and partner.tls == "required" and partner.sasl == "required" then
-		return domain .. " requires SASL EXTERNAL: dialback will not operate if both SASL and TLS are required";
-	elseif method ~= "sasl_tls" and not partner.dialback then
-		return "dialback is not allowed with " .. domain;
-	elseif method == "sasl_tls" and partner.sasl == "not_supported" then
-		return "SASL EXTERNAL is not allowed with " .. domain;
-	elseif method ~= "tcp_dialback" and partner.tls == "not_supported" then
-		return "TLS is not supported with " .. domain;
-	end
-	return ("%s is not allowed with %s (allowed: %s)"):format(method_names[method], domain, allowed_list(partner));
+	local labels = {};
+	for i, m in ipairs(partner.methods) do labels[i] = method_labels[m]; end
+	return table.concat(labels, ", ");
 end
 
 -- The dialback method a stream would use now.
@@ -163,7 +150,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 			if session.secure and not peer_proven and allows(partner, "sasl_tls")
 				and not allows(partner, dialback_method(session)) then
 				refuse(session, domain, "certificate", ("SASL EXTERNAL cannot be used: the certificate of %s %s, and %s"):format(
-					domain, unproven_reason(session), why_not(partner, domain, dialback_method(session))));
+					domain, unproven_reason(session), core.refusal(partner, dialback_method(session), domain)));
 				return true;
 			end
 			if mechanisms then
@@ -181,7 +168,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 			end
 			if not external then
 				refuse(session, domain, "sasl_unavailable", domain .. " did not offer SASL EXTERNAL (does it trust our certificate?), "
-					.. "and " .. why_not(partner, domain, dialback_method(session)));
+					.. "and " .. core.refusal(partner, dialback_method(session), domain));
 				return true;
 			end
 		end
@@ -196,7 +183,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		if not partner then return; end
 		local method = dialback_method(session);
 		if not allows(partner, method) then
-			refuse(session, domain, method, why_not(partner, domain, method));
+			refuse(session, domain, method, core.refusal(partner, method, domain));
 			return true;
 		end
 		-- A peer that does not offer dialback answers an attempt with a bare not-authorized
@@ -217,7 +204,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		if partner and not allows(partner, method) then
 			refuse(session, domain, "sasl_failed", ("SASL EXTERNAL with %s failed (%s), and %s"):format(domain,
 				-- the peer's own <text/>: one line, printable, bounded, in our log and bounces
-				tostring(session.external_auth_failure_reason):gsub("%c", " "):sub(1, 200), why_not(partner, domain, method)));
+				tostring(session.external_auth_failure_reason):gsub("%c", " "):sub(1, 200), core.refusal(partner, method, domain)));
 			return true;
 		end
 	end, 110);
@@ -230,7 +217,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		if not partner then return true; end
 		local method = dialback_method(session);
 		if not allows(partner, method) then
-			refuse(session, domain, method, why_not(partner, domain, method));
+			refuse(session, domain, method, core.refusal(partner, method, domain));
 			return true;
 		end
 	end, 300); -- before mod_tls (200) and mod_dialback (100)
@@ -320,7 +307,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 			-- just this domain (XEP-0220 §2.4), the stream stays up for the others.
 			local partner, why = policy.resolve(from);
 			if not partner or not allows(partner, method) then
-				local text = partner and why_not(partner, from, method) or why;
+				local text = partner and core.refusal(partner, method, from) or why;
 				note_refusal(origin, from, partner and method or "not_partner", text);
 				origin.sends2s(st.stanza("db:result", { from = stanza.attr.to, to = stanza.attr.from, type = "error" })
 					:tag("error", { type = "cancel" })
@@ -332,7 +319,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		local partner = partner_or_refuse(origin, from);
 		if not partner then return true; end
 		if not allows(partner, method) then
-			refuse(origin, from, method, why_not(partner, from, method));
+			refuse(origin, from, method, core.refusal(partner, method, from));
 			return true;
 		end
 		if origin.outgoing and origin.from_host and from ~= origin.from_host then
@@ -372,7 +359,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		local partner = partner_or_refuse(origin, domain);
 		if not partner then return true; end
 		if not allows(partner, "sasl_tls") then
-			refuse(origin, domain, "sasl_tls", why_not(partner, domain, "sasl_tls"));
+			refuse(origin, domain, "sasl_tls", core.refusal(partner, "sasl_tls", domain));
 			return true;
 		end
 		if not origin.secure then
@@ -464,7 +451,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 			return false;
 		end
 		if not allows(partner, method) then
-			refuse(session, domain, method, why_not(partner, domain, method));
+			refuse(session, domain, method, core.refusal(partner, method, domain));
 			return false;
 		end
 		-- A bidi stream (XEP-0288) becomes the route for our stanzas to the domain its header
@@ -483,8 +470,8 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		local session, domain, method, partner = event.session, event.host, event.s2sp_method, event.s2sp_partner;
 		if not method or session.destroyed then return; end
 		sessions.record(session, domain, method);
-		metrics.accepted(session.direction, method, partner);
+		metrics.accepted(session.direction, method);
 		session.log("info", "Partner %s (%s) authenticated %s by %s", domain, partner.domain or "default policy",
-			session.direction, method_names[method]);
+			session.direction, method_labels[method]);
 	end, 10);
 end
