@@ -470,7 +470,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		local session, domain, method, partner = event.session, event.host, event.s2sp_method, event.s2sp_partner;
 		if not method or session.destroyed then return; end
 		sessions.record(session, domain, method);
-		metrics.accepted(session.direction, method);
+		metrics.accepted(session.direction, method, partner);
 		session.log("info", "Partner %s (%s) authenticated %s by %s", domain, partner.domain or "default policy",
 			session.direction, method_labels[method]);
 	end, 10);
