@@ -23,38 +23,38 @@ return function (core)
 	local STORE_KEY = "runtime_partners";
 	local listeners = {}; -- called with the new compiled policy after every change
 
-	local function runtime_error(err, n_config)
-		-- Runtime partners are numbered after the config's: name them as such in errors.
-		return (err:gsub("^partner (%d+)", function (i)
-			i = tonumber(i);
-			if i > n_config then return ("runtime partner %d"):format(i - n_config); end
-			return ("partner %d"):format(i);
-		end));
+	-- Runtime partners are numbered after the config's: name them as such in errors, and say
+	-- which runtime record it is in the detail (runtime_index).
+	local function runtime_error(err, detail, n_config)
+		local i = detail.index;
+		if not i or i <= n_config then return err; end
+		detail.runtime_index = i - n_config;
+		local head = ("partner %d"):format(i); -- how the core's text names that record
+		return ("runtime partner %d%s"):format(i - n_config, err:sub(#head + 1));
 	end
 
 	-- The config file's list (a table, or anything for the core to name), the runtime records
-	-- and the default, compiled together: compiled, warnings, n_config or nil, err. The core
-	-- checks the list exactly as written first, so holes (a nil, e.g. an undefined variable, in
-	-- the list) and stray keys are refused like any other invalid list (README "Configuration")
-	-- rather than hidden by the copy the runtime partners are appended to.
+	-- and the default, compiled together: compiled, warnings, n_config or nil, err, detail (the
+	-- core's: index, field, message; see partners.compile). The core checks the list exactly as
+	-- written first, so holes (a nil, e.g. an undefined variable, in the list) and stray keys are
+	-- refused like any other invalid list (README "Configuration") rather than hidden by the
+	-- copy the runtime partners are appended to.
 	local function compile(list, runtime, default)
-		local config, warnings = core.compile(list, default);
+		local config, warnings, detail = core.compile(list, default);
 		if not config then
 			local err = warnings;
-			if err == "partners: expected a list of partner records, got a table with holes" then
-				local i = 1; -- the first hole: at most one past the number of entries
-				while rawget(list, i) ~= nil do i = i + 1; end
-				err = ("%s (entry %d is nil)"):format(err, i);
+			if detail.hole then
+				err = ("%s (entry %d is nil)"):format(err, detail.hole);
 			end
-			return nil, err;
+			return nil, err, detail;
 		end
 		local n_config = #config;
 		if runtime[1] == nil then return config, warnings, n_config; end
 		local all = {};
 		for i = 1, n_config do all[i] = rawget(list, i); end
 		for _, record in ipairs(runtime) do all[#all + 1] = record; end
-		local compiled, err = core.compile(all, default);
-		if not compiled then return nil, runtime_error(err, n_config); end
+		local compiled, err, refused = core.compile(all, default);
+		if not compiled then return nil, runtime_error(err, refused, n_config), refused; end
 		return compiled, err, n_config; -- err: the warnings
 	end
 
@@ -152,11 +152,12 @@ return function (core)
 	end
 
 	-- Runtime edits (README "Administration"): validate the whole list exactly like the config, persist, then
-	-- apply. Returns the compiled policy and its warnings, or nil, err with nothing changed.
+	-- apply. Returns the compiled policy and its warnings, or nil, err[, detail] with nothing changed (detail:
+	-- which record and field the core refused, as compile() above returns it).
 	function self.set_runtime(records, reason)
-		local compiled, warnings = compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
+		local compiled, warnings, detail = compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
 		if not compiled then
-			return nil, warnings;
+			return nil, warnings, detail;
 		end
 		local ok, err = store:set(STORE_KEY, { partners = records });
 		if not ok then
