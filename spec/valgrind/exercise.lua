@@ -1,5 +1,6 @@
--- Every C entry point of the certificate, pin and dialback code, success and error paths,
--- in a plain Lua state that ends normally (so lua_close runs and valgrind sees every free).
+-- Every C entry point of the certificate, pin and dialback code, and of the record schema,
+-- refusal texts and compile errors, success and error paths, in a plain Lua state that ends
+-- normally (so lua_close runs and valgrind sees every free).
 -- Run by `make valgrind`:  lua5.4 spec/valgrind/exercise.lua [plugin dir]
 local plugin = arg[1] or os.getenv("S2SP_PLUGIN_DIR") or "build/plugins/mod_s2s_partners"
 package.path = "spec/?.lua;" .. package.path
@@ -73,6 +74,26 @@ for _ = 1, 3 do
 	assert(partners.dialback_key(("s"):rep(10000), "", "", ("i"):rep(10000))); count()
 	assert(not pcall(partners.dialback_key, "", "b.test", "a.test", "id")); count()
 	assert(not pcall(partners.dialback_verify, "s", "b.test", "a.test", "id")); count()
+
+	assert(#partners.schema() == 12); count()
+	assert(#partners.options() == 2); count()
+	for _, field in ipairs(partners.schema()) do
+		local ok, _, detail = partners.compile({ { domain = "x.test", [field.name] = (field.values or {})[1] or {} } })
+		assert(ok or type(detail) == "table"); count()
+	end
+	for _, row in ipairs({ { "required", "required", true }, { "optional", "optional", false },
+		{ "not_supported", "not_supported", true } }) do
+		local partner = { tls = row[1], sasl = row[2], dialback = row[3] }
+		for _, method in ipairs(partners.methods()) do
+			partners.refusal(partner, method.name, ("d"):rep(2000) .. ".test"); count()
+		end
+		assert(not pcall(partners.refusal, partner, "dialback", "d.test")); count()
+	end
+	assert(not pcall(partners.refusal, { tls = "yes" }, "sasl_tls", "d.test")); count()
+	for _, list in ipairs({ "x", { [2] = {} }, { { domain = "x.test", tsl = 1 } }, { { domain = "x.test" }, { domain = "x.test" } } }) do
+		local policy, text, detail = partners.compile(list, { sasl = "yes" })
+		assert(policy == nil and type(text) == "string" and type(detail) == "table"); count()
+	end
 end
 
 collectgarbage()
