@@ -330,6 +330,35 @@ function Account:iq(o)
 	return nil, err
 end
 
+--- One ad-hoc command step (XEP-0050): command{ to, node, action = "execute", sessionid,
+-- fields = { { var, value or { values } }, ... } (a submitted form), timeout }. Returns the reply
+-- as slixmpp reads it: { type, status, sessionid, actions, notes = { { type, text } },
+-- forms = { { type, title, fields = { { var, type, label, required, options, values } },
+-- reported = { var, ... }, items = { { var = value } } } }, error, xml }, or nil, err.
+function Account:command(o)
+	local timeout = o.timeout or self.driver.default_timeout
+	local form = ""
+	if o.fields then
+		local out = { "<x xmlns='jabber:x:data' type='submit'>" }
+		for _, f in ipairs(o.fields) do
+			out[#out + 1] = ("<field var='%s'>"):format(util.xml_escape(f[1]))
+			for _, v in ipairs(type(f[2]) == "table" and f[2] or { f[2] }) do
+				out[#out + 1] = "<value>" .. util.xml_escape(tostring(v)) .. "</value>"
+			end
+			out[#out + 1] = "</field>"
+		end
+		out[#out + 1] = "</x>"
+		form = table.concat(out)
+	end
+	local payload = ("<command xmlns='http://jabber.org/protocol/commands' node='%s' action='%s'%s>%s</command>")
+		:format(util.xml_escape(o.node), o.action or "execute",
+			o.sessionid and (" sessionid='" .. util.xml_escape(o.sessionid) .. "'") or "", form)
+	local r, err = self:call("command", { to = o.to, payload = payload, timeout = timeout }, timeout)
+	if r then return r end
+	if err == "timeout" then return nil, ("timeout waiting for command %s at %s"):format(o.node, tostring(o.to)) end
+	return nil, err
+end
+
 --- Software version query (XEP-0092).
 function Account:version(to, timeout)
 	return self:iq{ to = to, type = "get", payload = "<query xmlns='jabber:iq:version'/>", timeout = timeout }

@@ -345,6 +345,15 @@ function Server:shell(cmd)
 	return out, ok
 end
 
+--- Run `prosodyctl --config FILE shell WORD...` (the non-interactive form of Prosody 13:
+-- `shell s2s_partners list example.com`); returns its output (and ok).
+function Server:shell_words(...)
+	local words = {}
+	for i, w in ipairs({ ... }) do words[i] = shq(w) end
+	local ok, out = util.run(ctl(self, "shell " .. table.concat(words, " ")))
+	return out, ok
+end
+
 local DEFAULT_S2S_COLUMNS = "id host dir remote secure cert s2s_sasl dialback"
 
 --- The s2s streams as reported by `s2s:show(nil, colspec)` in the admin

@@ -28,6 +28,11 @@ function util.shq(s)
 	return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+--- Escape text for an XML attribute or element.
+function util.xml_escape(s)
+	return (tostring(s):gsub("[&<>'\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ["'"] = "&apos;", ['"'] = "&quot;" }))
+end
+
 --- Build a shell command line from a list of words.
 function util.cmdline(argv)
 	local out = {}

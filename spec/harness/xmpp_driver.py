@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0004.stanza import Form
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -100,6 +101,24 @@ def record_of(kind, stanza):
     return rec
 
 
+def form_of(form):
+    """A data form (XEP-0004) as JSON: fields in order with type, label, options and values,
+    and for result tables the reported columns and items."""
+    def field_of(field):
+        return {
+            "var": field["var"], "type": field["type"], "label": field["label"] or None,
+            "required": bool(field["required"]),
+            "options": [o["value"] for o in field["options"]],
+            "values": [v.text or "" for v in field.xml.findall("{jabber:x:data}value")],
+        }
+    return {
+        "type": form["type"], "title": form["title"] or None,
+        "fields": [field_of(f) for f in form["substanzas"] if f.name == "field"],
+        "reported": [field["var"] for field in form.get_reported().values()],
+        "items": form.get_items(),
+    }
+
+
 def matches(f, rec):
     if f.get("kind") and f["kind"] != rec["kind"]:
         return False
@@ -142,7 +161,7 @@ class Account(slixmpp.ClientXMPP):
             self.ssl_context.verify_mode = ssl.CERT_NONE
         elif ca_file:
             self.ca_certs = ca_file
-        for plugin in ("xep_0030", "xep_0092", "xep_0199"):
+        for plugin in ("xep_0030", "xep_0004", "xep_0050", "xep_0092", "xep_0199"):
             self.register_plugin(plugin)
         self["xep_0092"].software_name = "s2sp-harness"
         self["xep_0092"].version = "1"
@@ -373,6 +392,30 @@ class Driver:
         if cmd.get("payload"):
             iq.append(ET.fromstring(cmd["payload"]))
         return await self.send_iq(acc, iq, cmd.get("timeout", 5))
+
+    async def op_command(self, cmd):
+        """An ad-hoc command step (XEP-0050): the reply as slixmpp's XEP-0050 and XEP-0004
+        stanza classes read it, so the forms are checked the way a client renders them."""
+        acc = self.account(cmd)
+        iq = acc.Iq()
+        iq["type"] = "set"
+        iq["to"] = cmd["to"]
+        iq.append(ET.fromstring(cmd["payload"]))
+        acc.own_iq_ids.add(iq["id"])
+        try:
+            reply = await iq.send(timeout=cmd.get("timeout", 5))
+        except IqError as e:
+            reply = e.iq
+        except IqTimeout:
+            raise asyncio.TimeoutError()
+        rec = record_of("iq", reply)
+        command = reply["command"]
+        rec["status"] = command["status"] or None
+        rec["sessionid"] = command["sessionid"] or None
+        rec["actions"] = list(command["actions"])
+        rec["notes"] = [{"type": t, "text": text} for t, text in command["notes"]]
+        rec["forms"] = [form_of(Form(xml=x)) for x in command.xml.findall("{jabber:x:data}x")]
+        return rec
 
     async def roster_get(self, acc, timeout):
         iq = acc.Iq()
