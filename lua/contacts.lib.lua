@@ -178,4 +178,19 @@ return function (policy, metrics, replies)
 		event.stanza = without_status(stanza);
 		metrics.stripped(partner.type);
 	end, 900); -- after the partner check (1000), before mod_s2s sends or queues it (-1)
+
+	-- What the hooks above do with `partner`'s users, in words (for explain, README "Explain").
+	local function rules(partner)
+		local unverified, federated = partner.type == "public_unverified", partner.type == "federated";
+		return {
+			subscriptions = unverified and "dropped unless the local user already has the contact in the roster"
+				or partner.auto_approve and "approved without asking (auto_approve)"
+				or "passed to the local user to decide (auto_approve = false)";
+			messages = unverified and "messages, IQs and presence dropped unless the contact is in the user's roster"
+				or "messages, IQs and presence delivered";
+			status = federated and "status notes kept in presence sent to them"
+				or "status notes removed from presence (and last-activity text) sent to them";
+		};
+	end
+	return { rules = rules };
 end

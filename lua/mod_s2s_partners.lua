@@ -15,7 +15,13 @@
 --   limits.lib.lua    connection_limit and keepalive
 --   connect.lib.lua   connect (host:port instead of DNS), on Prosody 13
 --   dialback.lib.lua  this host's dialback keys, made and checked by the C core
---   admin.lib.lua     runtime edits: ad-hoc commands and prosodyctl shell
+--   admin.lib.lua     runtime edits (merge, validate, save, audit) behind every interface
+--   audit.lib.lua     the audit log of runtime changes, in Prosody's storage
+--   explain.lib.lua   dry run: what the policy does with a domain
+--   render.lib.lua    rows and lines the interfaces show; texttable.lib.lua aligns them
+--   forms.lib.lua     ad-hoc commands (XEP-0050 / XEP-0004); xdata.lib.lua builds their forms
+--   shell.lib.lua     prosodyctl shell commands
+--   access.lib.lua    who may view and manage partners
 --   reconcile.lib.lua closing streams a changed policy no longer allows
 --   sessions.lib.lua  the s2s streams authenticated under this host's policy, per domain
 --   delivery.lib.lua  stanzas from s2s reach this host only from domains it authenticated
@@ -51,9 +57,20 @@ module:require("limits")(policy, refuse, sessions);
 module:require("connect")(policy, compat);
 module:require("dialback")(core, policy);
 module:require("reconcile")(policy, refuse, sessions);
-module.environment.s2s_partners_admin = module:require("admin")(core, policy);
-module:require("contacts")(policy, metrics, module:require("replies")(policy));
+local contacts = module:require("contacts")(policy, metrics, module:require("replies")(policy));
 module:require("gauges")(policy, metrics, sessions);
 module.environment.s2s_partners_status = module:require("status")(policy, sessions, compat);
+
+-- Administration (README "Administration"): operations, then the interfaces that show them.
+local admin = {
+	core = core, compat = compat,
+	ops = module:require("admin")(core, policy, module:require("audit")(), sessions),
+	explain = module:require("explain")(core, policy, contacts),
+	status = module.environment.s2s_partners_status,
+	render = module:require("render")(core),
+};
+module:require("forms")(admin, module:require("xdata")(core), module:require("access")());
+module:require("shell")(admin);
+module.environment.s2s_partners_admin = admin.ops;
 
 module.environment.s2s_partners_policy = policy;
