@@ -2,14 +2,22 @@
 -- partner, both directions, all its domains) and `keepalive` (whitespace keepalives on idle
 -- streams; without them an idle stream is closed at Prosody's read timeout).
 
+-- A listed partner's limit counts the streams of all its domains; the default policy's limit
+-- applies to each unlisted domain on its own (README "Partner record").
 return function (policy, refuse, sessions)
-	-- Streams authenticated under this host's policy for a domain of `partner`: the set of
+	-- Does the authenticated domain `remote` count against the limit of `partner` for `domain`?
+	local function same_party(partner, domain, remote)
+		if partner.default then return remote == domain; end
+		return policy.resolve(remote) == partner;
+	end
+
+	-- Streams authenticated under this host's policy that count against the limit: the set of
 	-- sessions, and how many there are besides `except`.
-	local function partner_streams(partner, except)
+	local function party_streams(partner, domain, except)
 		local counted, n = {}, 0;
 		for _, s in ipairs(sessions.walk()) do
 			local session = s.session;
-			if not counted[session] and policy.resolve(s.remote) == partner then
+			if not counted[session] and same_party(partner, domain, s.remote) then
 				counted[session] = true;
 				if session ~= except then n = n + 1; end
 			end
@@ -20,14 +28,14 @@ return function (policy, refuse, sessions)
 	module:hook("s2s-authenticated", function (event)
 		local session, domain = event.session, event.host;
 		local partner = domain and policy.resolve(domain);
-		if not partner or not partner.connection_limit or partner.default then return; end
-		local counted, n = partner_streams(partner, session);
-		-- A stream already counted for this partner (another of its domains on it) adds nothing;
-		-- one that authenticated other domains first is counted now.
+		if not partner or not partner.connection_limit then return; end
+		local counted, n = party_streams(partner, domain, session);
+		-- A stream already counted (another domain of the partner on it) adds nothing; one that
+		-- authenticated other domains first is counted now.
 		if counted[session] then return; end
 		if n >= partner.connection_limit then
 			refuse(session, domain, "connection_limit", ("connection limit reached for %s (%d streams)"):format(
-				partner.domain, partner.connection_limit));
+				partner.domain or domain, partner.connection_limit));
 			return false;
 		end
 	end, 990); -- after the method check (1000), before mod_s2s marks the stream authenticated (-1)

@@ -44,6 +44,42 @@ describe("partner connection_limit #integration", function()
 	end)
 end)
 
+describe("connection_limit of the default policy #integration", function()
+	local env, a, alice, dave, erin
+
+	setup(function()
+		env = harness.env()
+		a = env:server{
+			host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			vhost_options = { s2s_partners = {}, s2s_partners_default = { type = "federated", connection_limit = 1 } },
+		}
+		local d = env:server{ host = "d.test", users = { dave = "dave-pw" } }
+		local e = env:server{ host = "e.test", users = { erin = "erin-pw" } }
+		alice, dave, erin = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "dave@d.test", server = d },
+			{ jid = "erin@e.test", server = e } }
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("limits each unlisted domain on its own", function()
+		assert(alice:send_message("dave@d.test", "one"))
+		assert(dave:expect_message{ from = "alice@a.test", body = "one", timeout = T })
+		-- d.test's own stream to a.test would be its second one (what d.test's Prosody tells
+		-- dave about the refused stream is its own wording)
+		local mark = a:log_mark()
+		assert(dave:send_message("alice@a.test", "two"))
+		assert(dave:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
+		assert(a:wait_log("Refused incoming s2s stream from d%.test: connection limit reached for d%.test %(1 streams%)",
+			{ since = mark, timeout = T }))
+		assert(alice:expect_no_message{ from = "dave@d.test", within = 0.5 })
+		-- another unlisted domain has a limit of its own
+		assert(alice:send_message("erin@e.test", "three"))
+		assert(erin:expect_message{ from = "alice@a.test", body = "three", timeout = T })
+	end)
+end)
+
 describe("partner keepalive #integration", function()
 	local env, a, alice, bob, carol
 
