@@ -44,17 +44,26 @@ return function (core, policy, refuse)
 		return cert and pem_of(cert);
 	end
 
+	-- Why `session` may not carry `domain` of `partner` given its pins, or nil when it may.
+	local function pin_problem(session, partner, domain)
+		if not partner.pin then return nil; end
+		local pem = peer_pem(session);
+		if pem and core.pin_match(pem, partner.pin) then return nil; end
+		return ("%s has pinned keys, and this stream did not present a matching certificate%s"):format(domain,
+			pem and "" or " (pins need TLS)");
+	end
+
 	-- A pinned partner must present a matching key on the stream it authenticates (checked
 	-- again here: one stream may authenticate several domains with dialback).
 	module:hook("s2s-authenticated", function (event)
 		local session, domain = event.session, event.host;
 		local partner = domain and policy.resolve(domain);
-		if not (partner and partner.pin) then return; end
-		local pem = peer_pem(session);
-		if not pem or not core.pin_match(pem, partner.pin) then
-			refuse(session, domain, "pin_mismatch", ("%s has pinned keys, and this stream did not present a matching "
-				.. "certificate%s"):format(domain, pem and "" or " (pins need TLS)"));
+		local problem = partner and pin_problem(session, partner, domain);
+		if problem then
+			refuse(session, domain, "pin_mismatch", problem);
 			return false;
 		end
 	end, 1010); -- before the method check in streams.lib.lua (1000)
+
+	return { pin_problem = pin_problem }; -- for reconcile.lib.lua: pins added or changed at runtime
 end

@@ -5,10 +5,20 @@
 -- A listed partner's limit counts the streams of all its domains; the default policy's limit
 -- applies to each unlisted domain on its own (README "Partner record").
 return function (policy, refuse, sessions)
+	-- Whose limit a stream of `domain` (governed by `partner`) counts against.
+	local function party(partner, domain)
+		if partner.default then return domain; end
+		return partner;
+	end
+
 	-- Does the authenticated domain `remote` count against the limit of `partner` for `domain`?
 	local function same_party(partner, domain, remote)
-		if partner.default then return remote == domain; end
-		return policy.resolve(remote) == partner;
+		local p = policy.resolve(remote);
+		return p ~= nil and party(p, remote) == party(partner, domain);
+	end
+
+	local function limit_text(partner, domain)
+		return ("connection limit reached for %s (%d streams)"):format(partner.domain or domain, partner.connection_limit);
 	end
 
 	-- Streams authenticated under this host's policy that count against the limit: the set of
@@ -34,11 +44,31 @@ return function (policy, refuse, sessions)
 		-- authenticated other domains first is counted now.
 		if counted[session] then return; end
 		if n >= partner.connection_limit then
-			refuse(session, domain, "connection_limit", ("connection limit reached for %s (%d streams)"):format(
-				partner.domain or domain, partner.connection_limit));
+			refuse(session, domain, "connection_limit", limit_text(partner, domain));
 			return false;
 		end
 	end, 990); -- after the method check (1000), before mod_s2s marks the stream authenticated (-1)
+
+	-- After a policy change (reconcile.lib.lua): the streams beyond a limit that was lowered or
+	-- added, as { session, remote, text }; the first streams found keep their place.
+	local function over_limit()
+		local counted, out = {}, {};
+		for _, s in ipairs(sessions.walk()) do
+			local partner = policy.resolve(s.remote);
+			if partner and partner.connection_limit then
+				local key = party(partner, s.remote);
+				local c = counted[key];
+				if not c then c = { n = 0 }; counted[key] = c; end
+				if not c[s.session] then
+					c[s.session], c.n = true, c.n + 1;
+					if c.n > partner.connection_limit then
+						out[#out + 1] = { session = s.session, remote = s.remote, text = limit_text(partner, s.remote) };
+					end
+				end
+			end
+		end
+		return out;
+	end
 
 	module:hook("s2s-read-timeout", function (event)
 		local session = event.session;
@@ -50,4 +80,6 @@ return function (policy, refuse, sessions)
 			return true;
 		end
 	end, 10); -- before mod_s2s's whitespace keepalive (-1)
+
+	return { over_limit = over_limit };
 end

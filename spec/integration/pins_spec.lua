@@ -68,3 +68,48 @@ describe("partner key pins #integration", function()
 		assert(alice:expect_no_message{ from = "dave@d.test", within = 0.5 })
 	end)
 end)
+
+describe("pins and limits added at runtime apply to the streams already up #integration", function()
+	local env, a, alice, bob
+
+	setup(function()
+		env = harness.env()
+		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true, vhost_options = { s2s_partners = {} } }
+		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
+		alice, bob = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b } }
+		assert.matches("OK: Saved", (a:shell('s2s_partners:put("a.test", { domain = "b.test"; type = "federated" })')), 1, true)
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	local function streams_up()
+		assert(alice:send_message("bob@b.test", "out"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "out", timeout = T })
+		assert(bob:send_message("alice@a.test", "in"))
+		assert(alice:expect_message{ from = "bob@b.test", body = "in", timeout = T })
+		assert(harness.util.poll(function() return #a:find_s2s{ remote = "b.test" } == 2 end, T))
+	end
+
+	it("closes the streams beyond a lowered connection_limit", function()
+		streams_up()
+		local mark = a:log_mark()
+		assert.matches("OK: Saved", (a:shell('s2s_partners:put("a.test", { domain = "b.test"; connection_limit = 1 })')), 1, true)
+		assert(a:wait_log("s2s stream .*b%.test: connection limit reached for b%.test %(1 streams%)", { since = mark, timeout = T }))
+		assert(harness.util.poll(function() return #a:find_s2s{ remote = "b.test" } == 1 end, T))
+	end)
+
+	it("closes the streams whose certificate matches none of a pin added since", function()
+		assert.matches("OK: Saved", (a:shell('s2s_partners:unset("a.test", "b.test", "connection_limit")')), 1, true)
+		streams_up()
+		local mark = a:log_mark()
+		assert.matches("OK: Saved", (a:shell(('s2s_partners:put("a.test", { domain = "b.test"; pin = %q })'):format(("0"):rep(64)))),
+			1, true)
+		assert(a:wait_log("b%.test has pinned keys, and this stream did not present a matching certificate", { since = mark, timeout = T }))
+		assert(harness.util.poll(function() return #a:find_s2s{ remote = "b.test" } == 0 end, T))
+		assert(alice:send_message("bob@b.test", "after the pin"))
+		assert(alice:expect_error{ from = "bob@b.test", kind = "message", timeout = T })
+		assert(bob:expect_no_message{ from = "alice@a.test", within = 0.5 })
+	end)
+end)
