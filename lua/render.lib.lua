@@ -118,7 +118,8 @@ return function (core)
 	};
 	render.attempt_columns = {
 		{ key = "time", title = "time" }, { key = "direction", title = "direction" }, { key = "remote", title = "remote" },
-		{ key = "outcome", title = "outcome" }, { key = "reason", title = "reason" }, { key = "text", title = "text" },
+		{ key = "outcome", title = "outcome" }, { key = "method", title = "method" }, { key = "reason", title = "reason" },
+		{ key = "text", title = "text" },
 		{ key = "peer_error", title = "peer error" },
 	};
 
@@ -136,7 +137,7 @@ return function (core)
 		local rows = {};
 		for i, a in ipairs(attempts or {}) do
 			rows[i] = { time = iso(a.time), direction = a.direction, remote = a.remote, outcome = a.outcome or "refused",
-				reason = a.reason, text = a.text, peer_error = a.peer_error };
+				method = a.method, reason = a.reason, text = a.text, peer_error = a.peer_error };
 		end
 		return rows;
 	end

@@ -182,6 +182,7 @@ describe("partner status #integration", function()
 			assert.matches(ISO_TIME, stream.since)
 			local attempt = assert(find(s.attempts, { direction = direction, outcome = "accepted" }), direction)
 			assert.equal("b.test", attempt.remote)
+			assert.equal("sasl_tls", attempt.method)
 			assert.is_nil(attempt.reason)
 		end
 		-- Any spelling of the partner's domain gives that partner alone.
