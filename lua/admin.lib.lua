@@ -5,6 +5,11 @@
 -- (ops.UNSET removes one), validates the whole list exactly like the config file and saves only
 -- if it is valid. Partners from the config file are read-only here. Every change goes to the
 -- audit log (audit.lib.lua).
+--
+-- A refusal is nil, message, detail: detail.code says what kind of refusal it is, for interfaces
+-- that map it (HTTP status codes): "invalid" (the validator's; detail also has its index, field
+-- and message), "conflict" (a domain another partner has), "read_only" (a config file partner),
+-- "not_found", "unavailable" (no policy in force, or storage failing).
 
 local UNSET = setmetatable({}, { __tostring = function () return "(unset)"; end });
 
@@ -29,6 +34,12 @@ return function (core, policy, audit, sessions)
 	end
 	ops.read_only = read_only;
 
+	local function fail(code, message, detail)
+		detail = detail or {};
+		detail.code = code;
+		return nil, message, detail;
+	end
+
 	--- The stored runtime record whose primary domain is `domain` (any spelling), and its position.
 	function ops.record(domain)
 		local name = normalize(domain);
@@ -51,10 +62,10 @@ return function (core, policy, audit, sessions)
 	--- The partner owning `domain` (primary or additional, any spelling): partner, origin, stored
 	-- record (runtime partners only); or nil, err.
 	function ops.show(domain)
-		if type(domain) ~= "string" then return nil, "expected a domain"; end
-		if not policy.compiled then return nil, "the partner configuration is invalid: " .. tostring(policy.error); end
+		if type(domain) ~= "string" then return fail("invalid", "expected a domain"); end
+		if not policy.compiled then return fail("unavailable", "the partner configuration is invalid: " .. tostring(policy.error)); end
 		local partner = policy.compiled:lookup(domain);
-		if not partner then return nil, ("%s is not a federation partner of %s"):format(domain, module.host); end
+		if not partner then return fail("not_found", ("%s is not a federation partner of %s"):format(domain, module.host)); end
 		return partner, ops.origin(partner), ops.record(partner.domain);
 	end
 
@@ -73,7 +84,10 @@ return function (core, policy, audit, sessions)
 		local actor, interface = who.actor or "admin", who.interface or "api";
 		local compiled, warnings, detail = policy.set_runtime(records,
 			("%s %s by %s (%s)"):format(domain, action, actor, interface));
-		if not compiled then return nil, warnings, detail; end
+		if not compiled then
+			detail = detail or {};
+			return fail(detail.owner and "conflict" or detail.index and "invalid" or "unavailable", warnings, detail);
+		end
 		local shown = own_warnings(warnings, domain);
 		module:log("info", "Partner %s: %s by %s (%s)", domain, action, actor, interface);
 		local ok, err = audit.add{ actor = actor, interface = interface, action = action, domain = domain,
@@ -83,9 +97,9 @@ return function (core, policy, audit, sessions)
 	end
 
 	local function check_editable(domain)
-		if not policy.compiled then return nil, "the partner configuration is invalid: " .. tostring(policy.error); end
+		if not policy.compiled then return fail("unavailable", "the partner configuration is invalid: " .. tostring(policy.error)); end
 		local existing = policy.compiled:lookup(domain);
-		if existing and policy.is_from_config(existing) then return nil, read_only(existing); end
+		if existing and policy.is_from_config(existing) then return fail("read_only", read_only(existing)); end
 		return true;
 	end
 
@@ -93,10 +107,12 @@ return function (core, policy, audit, sessions)
 	-- replace the stored ones, ops.UNSET removes one, the rest are kept. Returns the compiled
 	-- partner and its warnings (a list of strings), or nil, err, detail with nothing saved.
 	function ops.put(changes, who)
-		if type(changes) ~= "table" then return nil, "expected a partner record (a table)"; end
-		if type(changes.domain) ~= "string" then return nil, "field \"domain\" is required (a string)"; end
-		local ok, err = check_editable(changes.domain);
-		if not ok then return nil, err; end
+		if type(changes) ~= "table" then return fail("invalid", "expected a partner record (a table)"); end
+		if type(changes.domain) ~= "string" then
+			return fail("invalid", "field \"domain\" is required (a string)", { field = "domain" });
+		end
+		local ok, err, detail = check_editable(changes.domain);
+		if not ok then return nil, err, detail; end
 		local stored, position = ops.record(changes.domain);
 		local record = copy(stored) or {};
 		for k, v in pairs(changes) do
@@ -111,23 +127,25 @@ return function (core, policy, audit, sessions)
 	--- Put one field of runtime partner `domain` back to its default.
 	function ops.unset(domain, field, who)
 		if type(field) ~= "string" or not schema[field] then
-			return nil, ("unknown field %q"):format(tostring(field));
+			return fail("invalid", ("unknown field %q"):format(tostring(field)), { field = field });
 		end
-		if schema[field].required then return nil, ("field %q is required and cannot be unset"):format(field); end
-		local ok, err = check_editable(domain);
-		if not ok then return nil, err; end
+		if schema[field].required then
+			return fail("invalid", ("field %q is required and cannot be unset"):format(field), { field = field });
+		end
+		local ok, err, detail = check_editable(domain);
+		if not ok then return nil, err, detail; end
 		local stored = ops.record(domain);
-		if not stored then return nil, ("%s is not a runtime partner of %s"):format(tostring(domain), module.host); end
+		if not stored then return fail("not_found", ("%s is not a runtime partner of %s"):format(tostring(domain), module.host)); end
 		return ops.put({ domain = stored.domain, [field] = UNSET }, who);
 	end
 
 	--- Remove runtime partner `domain` (its primary domain, any spelling).
 	function ops.remove(domain, who)
-		if type(domain) ~= "string" then return nil, "expected a domain"; end
-		local ok, err = check_editable(domain);
-		if not ok then return nil, err; end
+		if type(domain) ~= "string" then return fail("invalid", "expected a domain"); end
+		local ok, err, detail = check_editable(domain);
+		if not ok then return nil, err, detail; end
 		local stored, position = ops.record(domain);
-		if not stored then return nil, ("%s is not a runtime partner of %s"):format(domain, module.host); end
+		if not stored then return fail("not_found", ("%s is not a runtime partner of %s"):format(domain, module.host)); end
 		local records = copy(policy.runtime);
 		table.remove(records, position);
 		return commit(records, who, "remove", stored.domain, stored, nil);

@@ -15,7 +15,8 @@
  * A refusal's detail says where it is: { index = N (the record's position; 0 for the default
  * partner; absent for the list itself), field = "tls" (absent when not about one field), message
  * = the reason without the "partner N (domain): " prefix, hole = N (the list's first missing
- * entry, for "a table with holes") }.
+ * entry, for "a table with holes"), owner = N (the partner that already has a domain claimed
+ * again) }.
  */
 #include "policy.h"
 #include "idna.h"

@@ -557,8 +557,14 @@ static void claim_domain(struct record *r, struct s2sp_policy *p, int list, cons
 	lua_rawget(L, -2);
 	raw = lua_tolstring(L, -1, &rawlen);
 	s2sp_escape(raw, rawlen, SHOWN_MAX, shown, sizeof shown);
-	rec_error(r, "domain \"%s\" already belongs to partner %I (%s)", domain, (LUAI_UACINT)owner,
-		  shown);
+	/* the detail names the owner too, so a caller can tell a conflict from an invalid value */
+	lua_pushfstring(L, "domain \"%s\" already belongs to partner %I (%s)", domain,
+			(LUAI_UACINT)owner, shown);
+	s2sp_push_compile_error(L, r->prefix, &r->index,
+				r->field == NO_FIELD ? NULL : NAME(r->field));
+	lua_pushinteger(L, (lua_Integer)owner);
+	lua_setfield(L, -2, "owner");
+	lua_error(L);
 }
 
 static void push_methods(lua_State *L, unsigned methods)
