@@ -20,5 +20,6 @@ void s2sp_open_policy(lua_State *L);
 void s2sp_open_certid(lua_State *L);
 void s2sp_open_pin(lua_State *L);
 void s2sp_open_dialback(lua_State *L);
+void s2sp_open_certusage(lua_State *L);
 
 #endif
