@@ -1,13 +1,13 @@
 -- Ad-hoc commands (XEP-0050 with XEP-0004 forms) for a host's partner admins (README
 -- "Administration"): list, show, put (add or edit, two stages), remove (with confirmation),
--- explain, status and audit under urn:xmpp:s2s-partners#<name>. Who may use them is access.lib.lua's
+-- explain, status, probe and audit under urn:xmpp:s2s-partners#<name>. Who may use them is access.lib.lua's
 -- decision, taken before anything else: others get `forbidden` and learn nothing.
 
 local jid_bare = require "util.jid".bare;
 
 local NS = "urn:xmpp:s2s-partners#";
 
--- `admin`: { core, ops, explain, status, render } (mod_s2s_partners.lua).
+-- `admin`: { core, ops, explain, status, render, probe, proberender } (mod_s2s_partners.lua).
 return function (admin, xdata, access)
 	local core, ops, explain, status, render = admin.core, admin.ops, admin.explain, admin.status, admin.render;
 	module:depends("adhoc");
@@ -167,6 +167,22 @@ return function (admin, xdata, access)
 		if not report then return failed(err); end
 		return completed(table.concat(render.status_lines(report), "\n"));
 	end));
+
+	-- README "Probe": domain and whether to authenticate, then the report (managing permission:
+	-- a probe opens connections from this server).
+	local probe_form = require "util.dataforms".new{ title = "Probe a partner's server now",
+		{ name = "FORM_TYPE", type = "hidden", value = xdata.FORM_TYPE },
+		{ name = "domain", type = "text-single", label = "Domain", required = true },
+		{ name = "authenticate", type = "boolean", label = "Also authenticate (SASL EXTERNAL), then close" } };
+	command("probe", "Probe a partner's server now", "manage", function (data, state)
+		if not state then return { status = "executing", actions = ONE_STAGE, form = probe_form }, "asked"; end
+		local fields, errors = probe_form:data(data.form);
+		if errors then return form_errors(errors); end
+		local result, err = admin.probe.now(fields.domain, { actor = jid_bare(data.from), authenticate = fields.authenticate });
+		if not result then return failed(err); end
+		return completed(result.summary, { other = xdata.table("Probe of " .. result.facts.domain, render.pair_columns,
+			admin.proberender.rows(result)) });
+	end);
 
 	local ask_count = xdata.ask("How many changes?", "n", "Number of changes (default 20)", false);
 	command("audit", "Audit log of partner changes", "view", asking(ask_count, "n", ONE_STAGE, function (n)

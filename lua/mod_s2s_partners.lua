@@ -29,6 +29,8 @@
 --   metrics.lib.lua   counters and gauges
 --   gauges.lib.lua    the gauges of authenticated streams per partner
 --   status.lib.lua    per-partner status: streams up and last attempts (statusdata.lib.lua)
+--   probe.lib.lua     live probe of a partner's server (probetargets, probestream, probecert,
+--                     probelimit, proberender) and its verdict (verdict.lib.lua)
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
 
 -- Refuse to load on a Prosody this module was not written and tested for, before hooking
@@ -69,6 +71,9 @@ local admin = {
 	status = module.environment.s2s_partners_status,
 	render = module:require("render")(core),
 };
+admin.probe = module:require("probe")(core, policy, admin.explain, admin.status, compat); -- README "Probe"
+admin.proberender = module:require("proberender");
+module.environment.s2s_partners_probe = admin.probe;
 module:require("forms")(admin, module:require("xdata")(core), module:require("access")());
 module:require("shell")(admin);
 module.environment.s2s_partners_admin = admin.ops;

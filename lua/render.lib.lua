@@ -154,6 +154,8 @@ return function (core)
 			out[#out + 1] = "  last attempts:";
 			append(out, texttable.lines(render.attempt_columns, attempt_rows(entry.attempts)), "  ");
 		end
+		local probe = entry.last_probe; -- README "Probe"
+		if probe then out[#out + 1] = ("  last probe: %s by %s: %s"):format(iso(probe.time), probe.by, texttable.cell(probe.summary)); end
 	end
 
 	--- status.report() as lines.

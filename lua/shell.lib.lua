@@ -3,6 +3,7 @@
 --   s2s_partners:put(host, record)        s2s_partners:unset(host, domain, field)
 --   s2s_partners:remove(host, domain)     s2s_partners:explain(host, domain)
 --   s2s_partners:status(host [, domain])  s2s_partners:audit(host [, n])
+--   s2s_partners:probe(host, domain [, authenticate])
 -- On Prosody 13 they are registered as shell-command items (section, descriptions, arguments:
 -- `help s2s_partners` lists them and `prosodyctl shell s2s_partners list example.com` works;
 -- put takes the record's fields as --flags there). On 0.12 they go into the shared shell
@@ -12,7 +13,7 @@ local get_module = require "core.modulemanager".get_module;
 
 local SECTION = "s2s_partners";
 
--- `admin`: { core, compat, ops, explain, status, render } (mod_s2s_partners.lua).
+-- `admin`: { core, compat, ops, explain, status, render, probe, proberender } (mod_s2s_partners.lua).
 return function (admin)
 	local core, compat, ops, explain, status, render = admin.core, admin.compat, admin.ops, admin.explain, admin.status,
 		admin.render;
@@ -120,6 +121,16 @@ return function (admin)
 				for _, entry in ipairs(report.partners or {}) do up = up + #(entry.streams or {}); end
 				if report.default then up = up + #(report.default.streams or {}); end
 				return true, ("%d partners, %d streams up"):format(#(report.partners or {}), up);
+			end },
+		{ name = "probe", desc = "Test a partner's server now (DNS, TLS, certificate, methods) against its rule",
+			args = { { name = "host", type = "string" }, { name = "domain", type = "string" },
+				{ name = "authenticate", type = "boolean" } },
+			run = function (self, _, domain, authenticate)
+				local on = authenticate == true or authenticate == "true" or authenticate == "1";
+				local result, err = admin.probe.now(domain, { actor = WHO.actor, authenticate = on });
+				if not result then return false, err; end
+				print_table(self, render.pair_columns, admin.proberender.rows(result));
+				return true, result.summary;
 			end },
 		{ name = "audit", desc = "The last runtime changes of the partner list (default 20)",
 			args = { { name = "host", type = "string" }, { name = "n", type = "number" } },

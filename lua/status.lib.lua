@@ -116,8 +116,13 @@ return function (policy, sessions, compat)
 			filter = { owner = compiled and given and compiled:resolve(given) or false,
 				domain = given and nameprep((given:gsub("%.$", ""))) }; -- as Prosody spells a stream's domain
 		end
-		return data.report(store, compiled and compiled:partners() or {}, compiled and compiled:default(), streams, filter,
-			not compiled and policy.error or nil);
+		local report = data.report(store, compiled and compiled:partners() or {}, compiled and compiled:default(), streams,
+			filter, not compiled and policy.error or nil);
+		if status.last_probe then -- set by probe.lib.lua (README "Probe")
+			for _, entry in ipairs(report.partners) do entry.last_probe = status.last_probe(entry); end
+			if report.default then report.default.last_probe = status.last_probe(report.default); end
+		end
+		return report;
 	end
 
 	return status;
