@@ -2,8 +2,9 @@
  * mod_s2s_partners — C core: Lua registration of each concern.
  *
  * Each concern (matrix, refusal texts, record schema, idna, policy, certificate identity, key
- * pins, dialback keys) lives in its own file and exposes one s2sp_open_<concern>(L) that adds
- * its functions (and metatables) to the module table on top of the stack.
+ * pins, dialback keys, Lync exports) lives in its own file and exposes one
+ * s2sp_open_<concern>(L) that adds its functions (and metatables) to the module table on top of
+ * the stack.
  * luaopen_s2s_partners() in s2s_partners.c calls them all.
  */
 #ifndef S2SP_LUA_API_H
@@ -20,6 +21,7 @@ void s2sp_open_policy(lua_State *L);
 void s2sp_open_certid(lua_State *L);
 void s2sp_open_pin(lua_State *L);
 void s2sp_open_dialback(lua_State *L);
+void s2sp_open_lync(lua_State *L);
 void s2sp_open_certusage(lua_State *L);
 
 #endif

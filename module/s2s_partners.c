@@ -23,6 +23,7 @@ int luaopen_s2s_partners(lua_State *L)
 	s2sp_open_certid(L);
 	s2sp_open_pin(L);
 	s2sp_open_dialback(L);
+	s2sp_open_lync(L);
 	s2sp_open_certusage(L);
 	lua_pushliteral(L, S2SP_VERSION);
 	lua_setfield(L, -2, "_VERSION");
