@@ -178,7 +178,8 @@ return function (admin, xdata, access)
 		if not state then return { status = "executing", actions = ONE_STAGE, form = probe_form }, "asked"; end
 		local fields, errors = probe_form:data(data.form);
 		if errors then return form_errors(errors); end
-		local result, err = admin.probe.now(fields.domain, { actor = jid_bare(data.from), authenticate = fields.authenticate });
+		local result, err = admin.probe.now(fields.domain, { actor = jid_bare(data.from), admin = jid_bare(data.from),
+			authenticate = fields.authenticate });
 		if not result then return failed(err); end
 		return completed(result.summary, { other = xdata.table("Probe of " .. result.facts.domain, render.pair_columns,
 			admin.proberender.rows(result)) });

@@ -66,6 +66,10 @@ return function (core, policy, explain, status, compat)
 		local ctx, ctx_err = tls_context();
 		if not ctx then facts.notes[#facts.notes + 1] = "this host has no TLS context (" .. tostring(ctx_err) .. "): STARTTLS not attempted"; end
 		local read_cert = certificate_reader(partner, facts.domain);
+		-- As this host would: only where the rule allows it, never past a pin that does not match.
+		local function try_external(attempt)
+			return policy.allows(partner, "sasl_tls") and not (attempt.cert and attempt.cert.pin == "mismatch");
+		end
 		local allowed = {};
 		local finished, abort = false, nil;
 		local function finish(err)
@@ -97,7 +101,7 @@ return function (core, policy, explain, status, compat)
 				assert(allowed[item.address.ip], "probe address outside the domain's resolution"); -- by construction
 				abort = stream({ address = item.address.ip, port = item.target.port, conn_type = item.address.conn_type,
 					direct_tls = item.target.direct_tls, host = host, domain = facts.domain, ssl_ctx = ctx,
-					authenticate = opts.authenticate, try_external = policy.allows(partner, "sasl_tls"),
+					authenticate = opts.authenticate, try_external = try_external,
 					step_timeout = math.max(0.5, math.min(STEP_TIMEOUT, remaining)), certificate = read_cert,
 				}, function (attempt)
 					abort = nil;
@@ -111,8 +115,9 @@ return function (core, policy, explain, status, compat)
 		end);
 	end
 
-	--- probe.start(domain, { actor, authenticate }) -> promise of { facts, verdict, summary }, or
-	-- nil, why it is refused (not a partner, a local host, rate limit).
+	--- probe.start(domain, { actor, admin, authenticate }) -> promise of { facts, verdict, summary },
+	-- or nil, why it is refused (not a partner, a local host, rate limit). `actor`: who, as shown;
+	-- `admin`: the JID the per-admin limit counts (none from the shell).
 	function probe.start(domain, opts)
 		opts = opts or {};
 		if type(domain) ~= "string" then return nil, "expected a domain"; end
@@ -122,7 +127,7 @@ return function (core, policy, explain, status, compat)
 		local partner, why = policy.resolve(name);
 		if not partner then return nil, tostring(why) .. ": the probe checks a partner's server against its rule"; end
 		local actor = opts.actor or "admin";
-		local ok, refused = limiter:take(actor, name, now());
+		local ok, refused = limiter:take(opts.admin, name, now());
 		if not ok then return nil, refused; end
 		local facts = { domain = name, host = host, time = os.time(), authenticate = opts.authenticate == true,
 			attempts = {}, notes = {} };

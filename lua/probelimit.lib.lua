@@ -32,7 +32,8 @@ local function wait_text(seconds)
 end
 
 --- May `admin` probe `domain` now? Records the probe and returns true, or nil and why not
--- (with when to try again). Call done() when the probe has finished.
+-- (with when to try again). `admin` nil (the shell, the operator's own console): no per-admin
+-- limit. Call done() when the probe has finished.
 function Limiter:take(admin, domain, now)
 	self:prune(now);
 	if self.in_flight >= self.in_flight_max then
@@ -43,16 +44,16 @@ function Limiter:take(admin, domain, now)
 		return nil, ("probe refused: %s was probed %d s ago; one probe per domain every %d s (try again in %s)")
 			:format(domain, math.floor(now - last), self.domain_interval, wait_text(self.domain_interval - (now - last)));
 	end
-	local times = self.admins[admin];
+	local times = admin and self.admins[admin];
 	if times and #times >= self.per_admin then
 		return nil, ("probe refused: %s already ran %d probes in the last %d s (try again in %s)")
 			:format(admin, #times, self.admin_window, wait_text(self.admin_window - (now - times[1])));
 	end
-	if self.keys + (times and 1 or 2) > self.max_keys then
+	if self.keys + ((times or not admin) and 1 or 2) > self.max_keys then
 		return nil, "probe refused: too many recent probes; try again in a minute";
 	end
-	if not times then times = {}; self.admins[admin] = times; self.keys = self.keys + 1; end
-	times[#times + 1] = now;
+	if admin and not times then times = {}; self.admins[admin] = times; self.keys = self.keys + 1; end
+	if times then times[#times + 1] = now; end
 	self.domains[domain] = now;
 	self.keys = self.keys + 1;
 	self.in_flight = self.in_flight + 1;

@@ -58,7 +58,8 @@ end
 -- deps: { server = net.server, xmppstream, base64, add_task = util.timer.add_task, now }
 return function (deps)
 	--- run(o, done): o = { address, port, conn_type, direct_tls, host, domain, ssl_ctx, authenticate,
-	-- try_external, step_timeout, certificate(socket) -> cert facts | nil, reason }. Returns
+	-- try_external(facts) -> whether this host would try SASL EXTERNAL, step_timeout,
+	-- certificate(socket) -> cert facts | nil, reason }. Returns
 	-- abort(reason), which ends the connection at once (the probe's overall bound).
 	return function (o, done)
 		local facts = { address = o.address, port = o.port, direct_tls = o.direct_tls or nil };
@@ -107,7 +108,7 @@ return function (deps)
 
 		local function after_tls_features(features)
 			facts.after_tls = read_features(features);
-			if o.authenticate and facts.after_tls.external and o.try_external then
+			if o.authenticate and facts.after_tls.external and o.try_external(facts) then
 				facts.auth = { sasl_external = { outcome = "pending" } };
 				send("<auth xmlns='" .. xmlns_sasl .. "' mechanism='EXTERNAL'>" .. deps.base64(o.host) .. "</auth>");
 				expect("sasl");
