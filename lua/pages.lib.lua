@@ -1,1 +1,0 @@
-return function () return { handle = function () return 404, "not yet\n"; end }; end
