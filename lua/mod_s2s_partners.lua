@@ -22,6 +22,8 @@
 --   forms.lib.lua     ad-hoc commands (XEP-0050 / XEP-0004); xdata.lib.lua builds their forms
 --   shell.lib.lua     prosodyctl shell commands
 --   access.lib.lua    who may view and manage partners
+--   http.lib.lua      web panel and JSON API (s2s_partners_web): routing, HTTPS, CSRF; httpauth.lib.lua
+--                     logins and sessions, api.lib.lua JSON, pages.lib.lua HTML (html.lib.lua), web/ assets
 --   reconcile.lib.lua closing streams a changed policy no longer allows
 --   sessions.lib.lua  the s2s streams authenticated under this host's policy, per domain
 --   delivery.lib.lua  stanzas from s2s reach this host only from domains it authenticated
@@ -74,8 +76,10 @@ local admin = {
 admin.probe = module:require("probe")(core, policy, admin.explain, admin.status, compat); -- README "Probe"
 admin.proberender = module:require("proberender");
 module.environment.s2s_partners_probe = admin.probe;
-module:require("forms")(admin, module:require("xdata")(core), module:require("access")());
+local access = module:require("access")();
+module:require("forms")(admin, module:require("xdata")(core), access);
 module:require("shell")(admin);
+module:require("http")(admin, access); -- only with s2s_partners_web = true
 module.environment.s2s_partners_admin = admin.ops;
 
 module.environment.s2s_partners_policy = policy;

@@ -136,6 +136,8 @@ static const struct {
 	{ "s2s_partners", "{}", "The partner list: a list of partner records (below)." },
 	{ "s2s_partners_default", "nil (refuse)",
 	  "Policy for domains not listed: a partner record without domain / additional_domains." },
+	{ "s2s_partners_web", "false",
+	  "Serve the web control panel and the JSON admin API of the host on Prosody's HTTPS port." },
 };
 
 static const char *const type_names[] = {

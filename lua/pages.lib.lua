@@ -1,0 +1,1 @@
+return function () return { handle = function () return 404, "not yet\n"; end }; end
