@@ -118,11 +118,17 @@ static int l_lync_parse(lua_State *L)
 	o.rows = lua_gettop(L);
 	lua_newtable(L);
 	o.notes = lua_gettop(L);
-	if (format == 0)
+	switch (format) {
+	case 0:
 		err = s2sp_lync_csv(&o, s, len);
-	else
-		err = lua_pushfstring(L, "the %s format is not read yet: export with Export-Csv",
-				      formats[format]);
+		break;
+	case 1:
+		err = s2sp_lync_list(&o, s, len);
+		break;
+	default:
+		err = s2sp_lync_json(&o, s, len);
+		break;
+	}
 	if (err != NULL) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);

@@ -55,5 +55,7 @@ const char *s2sp_lync_decode(lua_State *L, const char *in, size_t len, const cha
 
 /* The parsers, over UTF-8 text s[0..len); NULL, or the error pushed as a string. */
 const char *s2sp_lync_csv(struct s2sp_lync_out *o, const char *s, size_t len);
+const char *s2sp_lync_list(struct s2sp_lync_out *o, const char *s, size_t len);
+const char *s2sp_lync_json(struct s2sp_lync_out *o, const char *s, size_t len);
 
 #endif
