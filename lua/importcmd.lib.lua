@@ -9,7 +9,8 @@
 -- (usage).
 --
 -- run(args, env) -> exit code; env = { prog, lync (lync.lib.lua), snippet (lyncconfig.lib.lua),
---   apply = function (result, host) -> true | nil, err; absent outside prosodyctl }
+--   apply = function (result, host) -> true | nil, err; absent outside prosodyctl,
+--   cwd = the directory a relative FILE is in, when the process has left it (prosodyctl has) }
 
 local USAGE = "%s import FILE [--host HOST] [--format csv|list|json] [--apply]";
 
@@ -63,7 +64,9 @@ return function (args, env)
 		errout("Usage: " .. usage);
 		return 2;
 	end
-	local text, read_err = read_file(opts.file);
+	local path = opts.file;
+	if env.cwd and path:sub(1, 1) ~= "/" then path = env.cwd .. "/" .. path; end
+	local text, read_err = read_file(path);
 	if not text then errout(read_err); return 1; end
 	local result, parse_err = env.lync.import(text, opts.format);
 	if not result then errout(("%s: %s"):format(opts.file, parse_err)); return 1; end

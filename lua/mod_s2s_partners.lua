@@ -34,6 +34,7 @@
 --   probe.lib.lua     live probe of a partner's server (probetargets, probestream, probecert,
 --                     probelimit, proberender) and its verdict (verdict.lib.lua)
 --   compat.lib.lua    Prosody 0.12 / 13.0 differences and the version check
+--   lync.lib.lua      records from a Lync export (importcmd, lyncconfig, lyncapply: the command)
 
 -- Refuse to load on a Prosody this module was not written and tested for, before hooking
 -- anything: a half-working policy module is worse than a clear error at start.
@@ -49,6 +50,24 @@ if not package.cpath:find(dir .. "/?.so", 1, true) then
 end
 
 local core = require "s2s_partners";
+
+-- `prosodyctl mod_s2s_partners import …` (README "Migrating from Lync") loads the module on "*"
+-- in the prosodyctl process: there it only provides the command, and hooks nothing.
+if prosody.process_type == "prosodyctl" then
+	local config = module:require("lyncconfig")(core);
+	local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'"; end
+	local function run_shell(line)
+		local p = io.popen(("%s --config %s shell %s 2>&1"):format(shq(arg[0]), shq(prosody.config_file), shq(line)));
+		local out = p:read("a");
+		return out, p:close();
+	end
+	function module.command(args)
+		return module:require("importcmd")(args, { prog = "prosodyctl mod_s2s_partners", lync = module:require("lync")(core),
+			snippet = config.snippet, apply = module:require("lyncapply")(core, config, run_shell),
+			cwd = os.getenv("PWD") }); -- prosodyctl has changed to the data directory
+	end
+	return;
+end
 
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
