@@ -31,7 +31,7 @@ SRCS     := $(wildcard module/*.c)
 HDRS     := $(wildcard module/*.h)
 LUA_SRCS := $(wildcard lua/*.lua)
 
-.PHONY: all deps test unit integration lint run install uninstall asan valgrind fuzz fuzz-long bench clean help
+.PHONY: all deps test unit integration lint run install uninstall deb asan valgrind fuzz fuzz-long bench clean help
 
 all: $(PLUGIN)/$(SO_NAME) $(patsubst lua/%,$(PLUGIN)/%,$(LUA_SRCS))  ## build the C core and stage the plugin in build/plugins
 
@@ -80,6 +80,9 @@ install: all  ## install plugin + C core into $(DESTDIR)$(MODDIR)/mod_s2s_partne
 	install -m 0644 $(PLUGIN)/*.lua $(DESTDIR)$(MODDIR)/mod_s2s_partners/
 	install -m 0755 $(PLUGIN)/$(SO_NAME) $(DESTDIR)$(MODDIR)/mod_s2s_partners/
 
+deb: all  ## build the Debian package into build/deb/ (packaging/debian; needs dpkg-dev, debhelper)
+	sh scripts/build-deb.sh
+
 uninstall:  ## remove what `make install` installed
 	rm -rf $(DESTDIR)$(MODDIR)/mod_s2s_partners
 
@@ -101,7 +104,7 @@ asan: all  ## build under ASan + UBSan; run the unit specs, and the integration 
 
 # ---- fuzzing (libFuzzer, clang) and valgrind --------------------------------------------
 #   FUZZ_CC         clang with libFuzzer                      (default: clang)
-#   FUZZ_TIME       seconds per target in `make fuzz-short`    (default: 20; 3 targets)
+#   FUZZ_TIME       seconds per target in `make fuzz-short`    (default: 20; each spec/fuzz/fuzz_*.c)
 #   FUZZ_LONG_TIME  seconds per target in `make fuzz-long`     (default: 600)
 #   VALGRIND        valgrind command                           (default: valgrind)
 # Targets are spec/fuzz/<name>.c linked with every module/*.c and liblua (fuzzers only);

@@ -23,8 +23,11 @@ build = {
 	type = "make",
 	build_target = "all",
 	install_target = "install",
+	-- Everything, the C core included, goes to share/lua/5.4/mod_s2s_partners/: where Prosody's
+	-- plugin loader looks in a LuaRocks tree (its installer_plugin_path, `prosodyctl install`),
+	-- and the plugin finds s2s_partners.so next to itself (README "Installing").
 	install_variables = {
 		PREFIX = "$(PREFIX)",
-		MODDIR = "$(LIBDIR)",
+		MODDIR = "$(LUADIR)",
 	},
 }

@@ -9,7 +9,8 @@ PKGS="gcc make pkg-config openssl ca-certificates
       prosody lua-unbound lua-busted lua-check cppcheck clang
       python3 python3-slixmpp procps iproute2
       lua-socket lua-sec lua-filesystem lua-dkjson
-      ejabberd"
+      ejabberd
+      dpkg-dev debhelper luarocks"
 
 missing=""
 for p in $PKGS; do
