@@ -1,16 +1,17 @@
 #!/bin/sh
 # Copy the interop table written by spec/integration/ejabberd_spec.lua
-# (build/results/interop.md) into README.md, between the lines
+# (build/results/interop.md) into docs/interop.md (linked from README "Interoperability"),
+# between the lines
 #   <!-- interop-results:begin -->  and  <!-- interop-results:end -->
-# Everything else in README.md is left as it is.
+# Everything else in that file is left as it is.
 #
-# Usage: scripts/update-readme-interop.sh [RESULTS_FILE [README]]
+# Usage: scripts/update-readme-interop.sh [RESULTS_FILE [DOC]]
 #   (run `lua5.4 /usr/bin/busted --run=integration spec/integration/ejabberd_spec.lua` first)
 set -eu
 
 cd "$(dirname "$0")/.."
 results=${1:-build/results/interop.md}
-readme=${2:-README.md}
+readme=${2:-docs/interop.md}
 begin='<!-- interop-results:begin -->'
 end='<!-- interop-results:end -->'
 

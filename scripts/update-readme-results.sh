@@ -1,14 +1,15 @@
 #!/bin/sh
-# Replace the generated negotiation results in README.md (between the
+# Replace the generated negotiation results in docs/negotiation-results.md (between the
 # <!-- negotiation-results:begin --> and <!-- negotiation-results:end --> markers)
 # with build/results/negotiation.md, as written by spec/integration/negotiation_spec.lua.
+# The results live in docs/negotiation-results.md (README "Negotiation results (tested)").
 #
 #   lua5.4 /usr/bin/busted --run=integration spec/integration/negotiation_spec.lua
-#   sh scripts/update-readme-results.sh [RESULTS] [README]
+#   sh scripts/update-readme-results.sh [RESULTS] [DOC]
 set -eu
 
 results=${1:-build/results/negotiation.md}
-readme=${2:-README.md}
+readme=${2:-docs/negotiation-results.md}
 begin='<!-- negotiation-results:begin -->'
 end='<!-- negotiation-results:end -->'
 
