@@ -14,6 +14,7 @@
 #include "lua_api.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a value was in the export: every value reaches Lua as a string, or a list of strings. */
 enum s2sp_lync_kind {
@@ -52,6 +53,9 @@ void s2sp_lync_note(struct s2sp_lync_out *o, lua_Integer line, const char *text)
  * name, or NULL with *err set (nothing pushed).
  */
 const char *s2sp_lync_decode(lua_State *L, const char *in, size_t len, const char **err);
+
+/* Append code point cp (≤ 0x10FFFF, not a surrogate) to b as UTF-8. */
+void s2sp_lync_add_utf8(luaL_Buffer *b, uint32_t cp);
 
 /* The parsers, over UTF-8 text s[0..len); NULL, or the error pushed as a string. */
 const char *s2sp_lync_csv(struct s2sp_lync_out *o, const char *s, size_t len);

@@ -9,8 +9,7 @@
 
 #include <stdint.h>
 
-/* Append code point cp (≤ 0x10FFFF, not a surrogate) as UTF-8. */
-static void add_utf8(luaL_Buffer *b, uint32_t cp)
+void s2sp_lync_add_utf8(luaL_Buffer *b, uint32_t cp)
 {
 	if (cp < 0x80) {
 		luaL_addchar(b, (char)cp);
@@ -65,7 +64,7 @@ static const char *from_utf16(lua_State *L, const unsigned char *s, size_t len, 
 			u = 0x10000 + ((u - 0xD800) << 10) + (unit(s, i + 1, big) - 0xDC00);
 			i++;
 		}
-		add_utf8(&b, u);
+		s2sp_lync_add_utf8(&b, u);
 	}
 	luaL_pushresult(&b);
 	return NULL;

@@ -83,29 +83,6 @@ static long unicode_escape(struct json *j)
 	return 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
 }
 
-static void add_code_point(luaL_Buffer *b, long cp)
-{
-	char u[8];
-	int n = 0;
-
-	if (cp < 0x80) {
-		u[n++] = (char)cp;
-	} else if (cp < 0x800) {
-		u[n++] = (char)(0xC0 | (cp >> 6));
-		u[n++] = (char)(0x80 | (cp & 0x3F));
-	} else if (cp < 0x10000) {
-		u[n++] = (char)(0xE0 | (cp >> 12));
-		u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[n++] = (char)(0x80 | (cp & 0x3F));
-	} else {
-		u[n++] = (char)(0xF0 | (cp >> 18));
-		u[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[n++] = (char)(0x80 | (cp & 0x3F));
-	}
-	luaL_addlstring(b, u, (size_t)n);
-}
-
 /* The string at pos (at its '"'), pushed; NULL, or an error (pushed). */
 static const char *string(struct json *j)
 {
@@ -140,7 +117,7 @@ static const char *string(struct json *j)
 				luaL_pushresult(&b);
 				return fail(j, "a bad \\u escape (or \\u0000) in a string");
 			}
-			add_code_point(&b, cp);
+			s2sp_lync_add_utf8(&b, (uint32_t)cp);
 			continue;
 		}
 		const char *e = ch != 0 ? memchr(escapes, ch, sizeof escapes - 1) : NULL;

@@ -86,6 +86,18 @@ static void check_result(lua_State *L, int res)
 	lua_pop(L, 1);
 }
 
+/* Call the function on top of the stack with (text, format or nil); must not raise. */
+static void call(lua_State *L, const char *text, size_t len, const char *format)
+{
+	lua_pushlstring(L, text, len);
+	if (format != NULL)
+		lua_pushstring(L, format);
+	else
+		lua_pushnil(L);
+	if (lua_pcall(L, 2, 2, 0) != LUA_OK)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	lua_State *L = lua_state();
@@ -96,13 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lua_settop(L, 0);
 	lua_getglobal(L, "partners");
 	lua_getfield(L, 1, "lync_parse");
-	lua_pushlstring(L, text, len);
-	if (format != NULL)
-		lua_pushstring(L, format);
-	else
-		lua_pushnil(L);
-	if (lua_pcall(L, 2, 2, 0) != LUA_OK)
-		abort();
+	call(L, text, len, format);
 	if (lua_istable(L, -2))
 		check_result(L, lua_gettop(L) - 1);
 	else if (!lua_isnil(L, -2) || lua_type(L, -1) != LUA_TSTRING)
@@ -110,13 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	lua_settop(L, 0);
 	importer(L);
-	lua_pushlstring(L, text, len);
-	if (format != NULL)
-		lua_pushstring(L, format);
-	else
-		lua_pushnil(L);
-	if (lua_pcall(L, 2, 2, 0) != LUA_OK)
-		abort();
+	call(L, text, len, format);
 	if (!lua_istable(L, -2) && (!lua_isnil(L, -2) || lua_type(L, -1) != LUA_TSTRING))
 		abort();
 	lua_settop(L, 0);

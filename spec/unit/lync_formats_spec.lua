@@ -23,14 +23,20 @@ local function same_as_csv(r)
 	end
 end
 
+-- The fixture `name` read as `format`: the three partners, at `lines`.
+local function fixture(name, format, lines)
+	local r = assert(lync.import(read(name)))
+	assert.equal(format, r.format)
+	assert.same({}, r.errors)
+	assert.same(lines, r.lines)
+	same_as_csv(r)
+	return r
+end
+
 describe("Lync import: Format-List", function()
 	it("reads the console's blocks, joins a wrapped value and splits {a, b} lists", function()
-		local r = assert(lync.import(read("allowed-partners.txt")))
-		assert.equal("list", r.format)
-		assert.same({}, r.errors)
-		assert.same({ 3, 16, 28 }, r.lines)
+		local r = fixture("allowed-partners.txt", "list", { 3, 16, 28 })
 		assert.equal('Fabrikam, Inc. ("B")', r.records[1].description)
-		same_as_csv(r)
 	end)
 
 	it("refuses a list cut short by $FormatEnumerationLimit", function()
@@ -48,12 +54,8 @@ end)
 
 describe("Lync import: ConvertTo-Json", function()
 	it("reads an array of partner objects, each at the line of its '{'", function()
-		local r = assert(lync.import(read("allowed-partners.json")))
-		assert.equal("json", r.format)
-		assert.same({}, r.errors)
-		assert.same({ 2, 21, 37 }, r.lines)
+		local r = fixture("allowed-partners.json", "json", { 2, 21, 37 })
 		assert.matches('"Element" ignored', r.notes[1].text, 1, true)
-		same_as_csv(r)
 	end)
 
 	it("reads a single object, true / false, numbers and \\u escapes", function()
