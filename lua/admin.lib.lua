@@ -20,7 +20,7 @@ local function copy(value)
 	return out;
 end
 
-return function (core, policy, audit, sessions)
+return function (core, policy, runtime, audit, sessions)
 	local ops = { UNSET = UNSET, copy = copy };
 	local schema = {};
 	for _, field in ipairs(core.schema()) do schema[field.name] = field; end
@@ -38,15 +38,6 @@ return function (core, policy, audit, sessions)
 		detail = detail or {};
 		detail.code = code;
 		return nil, message, detail;
-	end
-
-	--- The stored runtime record whose primary domain is `domain` (any spelling), and its position.
-	function ops.record(domain)
-		local name = normalize(domain);
-		if not name then return nil; end
-		for i, record in ipairs(policy.runtime) do
-			if normalize(record.domain) == name then return record, i; end
-		end
 	end
 
 	--- The compiled partners in force (config then runtime order), and the configuration error if any.
@@ -78,22 +69,36 @@ return function (core, policy, audit, sessions)
 		return out;
 	end
 
-	-- Validate and save `records` as the runtime list, then log and audit the change.
-	local function commit(records, who, action, domain, before, after)
+	-- The record whose primary domain is `domain` (any spelling) in `records`, and its position.
+	local function find(records, domain)
+		local name = normalize(domain);
+		if not name then return nil; end
+		for i, record in ipairs(records) do
+			if normalize(record.domain) == name then return record, i; end
+		end
+	end
+
+	--- The stored runtime record whose primary domain is `domain` (any spelling), and its position.
+	function ops.record(domain) return find(policy.runtime, domain); end
+
+	-- Apply `change(records)` (new records and { action, domain, before, after }, or nil, err,
+	-- detail) to the stored runtime list (runtime.lib.lua validates and saves it), then log and
+	-- audit the change.
+	local function commit(who, change)
 		who = who or {};
 		local actor, interface = who.actor or "admin", who.interface or "api";
-		local compiled, warnings, detail = policy.set_runtime(records,
-			("%s %s by %s (%s)"):format(domain, action, actor, interface));
+		local compiled, warnings, info = runtime.update(change, ("edit by %s (%s)"):format(actor, interface));
 		if not compiled then
-			detail = detail or {};
-			return fail(detail.owner and "conflict" or detail.index and "invalid" or "unavailable", warnings, detail);
+			local detail = info or {};
+			if not detail.code then detail.code = detail.owner and "conflict" or detail.index and "invalid" or "unavailable"; end
+			return nil, warnings, detail;
 		end
-		local shown = own_warnings(warnings, domain);
-		module:log("info", "Partner %s: %s by %s (%s)", domain, action, actor, interface);
-		local ok, err = audit.add{ actor = actor, interface = interface, action = action, domain = domain,
-			before = copy(before), after = copy(after), warnings = shown };
-		if not ok then module:log("error", "Could not write the audit log entry for %s: %s", domain, tostring(err)); end
-		return after and compiled:lookup(domain) or true, shown;
+		local shown = own_warnings(warnings, info.domain);
+		module:log("info", "Partner %s: %s by %s (%s)", info.domain, info.action, actor, interface);
+		local ok, err = audit.add{ actor = actor, interface = interface, action = info.action, domain = info.domain,
+			before = copy(info.before), after = copy(info.after), warnings = shown };
+		if not ok then module:log("error", "Could not write the audit log entry for %s: %s", info.domain, tostring(err)); end
+		return info.after and compiled:lookup(info.domain) or true, shown;
 	end
 
 	local function check_editable(domain)
@@ -101,6 +106,26 @@ return function (core, policy, audit, sessions)
 		local existing = policy.compiled:lookup(domain);
 		if existing and policy.is_from_config(existing) then return fail("read_only", read_only(existing)); end
 		return true;
+	end
+
+	local function not_runtime(domain)
+		return fail("not_found", ("%s is not a runtime partner of %s"):format(tostring(domain), module.host));
+	end
+
+	-- The change that merges `changes` into the stored record of its domain (or adds it);
+	-- `must_exist` refuses to add.
+	local function merge(changes, must_exist)
+		return function (records)
+			local stored, position = find(records, changes.domain);
+			if must_exist and not stored then return not_runtime(changes.domain); end
+			local record = copy(stored) or {};
+			for k, v in pairs(changes) do
+				if v == UNSET then record[k] = nil; else record[k] = copy(v); end
+			end
+			if stored then record.domain = stored.domain; end -- another spelling of it renames nothing
+			records[position or #records + 1] = record;
+			return records, { action = stored and "edit" or "add", domain = record.domain, before = stored, after = record };
+		end;
 	end
 
 	--- Add a runtime partner, or edit the one with the same primary domain: fields of `changes`
@@ -113,15 +138,7 @@ return function (core, policy, audit, sessions)
 		end
 		local ok, err, detail = check_editable(changes.domain);
 		if not ok then return nil, err, detail; end
-		local stored, position = ops.record(changes.domain);
-		local record = copy(stored) or {};
-		for k, v in pairs(changes) do
-			if v == UNSET then record[k] = nil; else record[k] = copy(v); end
-		end
-		if stored then record.domain = stored.domain; end -- another spelling of it renames nothing
-		local records = copy(policy.runtime);
-		records[position or #records + 1] = record;
-		return commit(records, who, stored and "edit" or "add", record.domain, stored, record);
+		return commit(who, merge(changes, false));
 	end
 
 	--- Put one field of runtime partner `domain` back to its default.
@@ -132,11 +149,10 @@ return function (core, policy, audit, sessions)
 		if schema[field].required then
 			return fail("invalid", ("field %q is required and cannot be unset"):format(field), { field = field });
 		end
+		if type(domain) ~= "string" then return fail("invalid", "expected a domain"); end
 		local ok, err, detail = check_editable(domain);
 		if not ok then return nil, err, detail; end
-		local stored = ops.record(domain);
-		if not stored then return fail("not_found", ("%s is not a runtime partner of %s"):format(tostring(domain), module.host)); end
-		return ops.put({ domain = stored.domain, [field] = UNSET }, who);
+		return commit(who, merge({ domain = domain, [field] = UNSET }, true));
 	end
 
 	--- Remove runtime partner `domain` (its primary domain, any spelling).
@@ -144,11 +160,12 @@ return function (core, policy, audit, sessions)
 		if type(domain) ~= "string" then return fail("invalid", "expected a domain"); end
 		local ok, err, detail = check_editable(domain);
 		if not ok then return nil, err, detail; end
-		local stored, position = ops.record(domain);
-		if not stored then return fail("not_found", ("%s is not a runtime partner of %s"):format(domain, module.host)); end
-		local records = copy(policy.runtime);
-		table.remove(records, position);
-		return commit(records, who, "remove", stored.domain, stored, nil);
+		return commit(who, function (records)
+			local stored, position = find(records, domain);
+			if not stored then return not_runtime(domain); end
+			table.remove(records, position);
+			return records, { action = "remove", domain = stored.domain, before = stored };
+		end);
 	end
 
 	ops.audit = audit.list;

@@ -8,6 +8,7 @@
 -- The decisions and data live in the C core (s2s_partners.so, next to this file); this plugin
 -- wires them to Prosody's events. One concern per library file:
 --   policy.lib.lua    compiling the configuration, fail-closed state, reload
+--   runtime.lib.lua   the runtime partner list in storage, shared by the nodes of a cluster
 --   streams.lib.lua   stream establishment, both directions (TLS / SASL EXTERNAL / dialback)
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
@@ -71,6 +72,7 @@ end
 
 local metrics = module:require("metrics");
 local policy = module:require("policy")(core);
+local runtime = module:require("runtime")(policy); -- reads the runtime partners and puts the policy in force
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
 local sessions = module:require("sessions");
 module:require("streams")(policy, metrics, refuse, note_refusal, sessions);
@@ -87,7 +89,7 @@ module.environment.s2s_partners_status = module:require("status")(policy, sessio
 -- Administration (README "Administration"): operations, then the interfaces that show them.
 local admin = {
 	core = core, compat = compat,
-	ops = module:require("admin")(core, policy, module:require("audit")(), sessions),
+	ops = module:require("admin")(core, policy, runtime, module:require("audit")(), sessions),
 	explain = module:require("explain")(core, policy, contacts),
 	status = module.environment.s2s_partners_status,
 	render = module:require("render")(core),

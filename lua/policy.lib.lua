@@ -16,11 +16,9 @@ return function (core)
 		secret_problem = secret_problem; -- for dialback.lib.lua
 		compiled = nil; -- the policy in force (userdata from core.compile), nil = refuse everyone
 		error = nil;    -- why the configuration is not in force, when it is not
-		runtime = {};   -- partner records added by admins at runtime (persisted), in order
+		runtime = {};   -- partner records added by admins at runtime, in order (runtime.lib.lua keeps them)
 		from_config = 0; -- how many of the compiled partners come from the config file
 	};
-	local store = module:open_store("s2s_partners");
-	local STORE_KEY = "runtime_partners";
 	local listeners = {}; -- called with the new compiled policy after every change
 
 	-- Runtime partners are numbered after the config's: name them as such in errors, and say
@@ -151,27 +149,10 @@ return function (core)
 		return partner;
 	end
 
-	-- Runtime edits (README "Administration"): validate the whole list exactly like the config, persist, then
-	-- apply. Returns the compiled policy and its warnings, or nil, err[, detail] with nothing changed (detail:
-	-- which record and field the core refused, as compile() above returns it).
-	function self.set_runtime(records, reason)
-		local compiled, warnings, detail = compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
-		if not compiled then
-			return nil, warnings, detail;
-		end
-		local ok, err = store:set(STORE_KEY, { partners = records });
-		if not ok then
-			return nil, "could not save the partner list: " .. tostring(err);
-		end
-		local previous = self.runtime;
-		self.runtime = records;
-		local loaded, lerr = self.load(reason or "runtime edit");
-		if not loaded then -- cannot happen (same input compiled above); never leave it half-applied
-			self.runtime = previous;
-			store:set(STORE_KEY, { partners = previous });
-			return nil, lerr;
-		end
-		return self.compiled, warnings;
+	-- Would `records` as the runtime list compile with the config file's? compiled, warnings or
+	-- nil, err, detail (runtime.lib.lua checks an edit with it before saving anything).
+	function self.check(records)
+		return compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
 	end
 
 	-- Does `partner` allow `method` ("sasl_tls" | "tls_dialback" | "tcp_dialback")?
@@ -191,15 +172,7 @@ return function (core)
 		listeners[#listeners + 1] = listener;
 	end
 
-	do
-		local saved, err = store:get(STORE_KEY);
-		if saved and type(saved.partners) == "table" then
-			self.runtime = saved.partners;
-		elseif err then
-			module:log("error", "Could not read the runtime partner list: %s", err);
-		end
-	end
-	self.load("start");
+	-- The first load is runtime.lib.lua's, once it has read the runtime list from storage.
 	module:hook_global("config-reloaded", function ()
 		self.load("reload");
 	end);

@@ -10,7 +10,8 @@ PKGS="gcc make pkg-config openssl ca-certificates
       python3 python3-slixmpp procps iproute2
       lua-socket lua-sec lua-filesystem lua-dkjson
       ejabberd
-      dpkg-dev debhelper luarocks"
+      dpkg-dev debhelper luarocks
+      postgresql lua-dbi-postgresql lua-dbi-sqlite3"
 
 missing=""
 for p in $PKGS; do

@@ -136,7 +136,9 @@ function Env:claim_addr(server)
 		assert(server.addr, "no free 127.0.0.x address")
 	end
 	self.claims[server] = server.addr
-	for _, h in ipairs(server.hosts) do self:add_host(h, server.addr) end
+	if not server.opts.node then -- peers find a cluster through its first node
+		for _, h in ipairs(server.hosts) do self:add_host(h, server.addr) end
+	end
 	return server.addr
 end
 
@@ -151,10 +153,11 @@ end
 --- Declare a server (not started). Addresses are claimed at start, in
 -- declaration order (127.0.0.2, .3, … when free), unless opts.addr is given.
 function Env:server(opts)
-	assert(not self.by_host[opts.host], "duplicate server " .. tostring(opts.host))
+	local name = opts.node or opts.host
+	assert(not self.by_host[name], "duplicate server " .. tostring(name))
 	local s = Server.new(self, opts)
 	self.servers[#self.servers + 1] = s
-	self.by_host[s.host] = s
+	self.by_host[name] = s
 	return s
 end
 

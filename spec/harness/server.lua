@@ -30,11 +30,14 @@ end
 function Server.new(env, opts)
 	assert(type(opts) == "table" and type(opts.host) == "string", "server: opts.host is required")
 	local host = opts.host
-	local dir = env.root .. "/" .. host
+	-- opts.node names a second (third…) node serving the same host (a cluster on shared
+	-- storage): its own directory and address, and no entry in the hosts file.
+	local dir = env.root .. "/" .. (opts.node or host)
 	local self = setmetatable({
 		env = env,
 		opts = opts,
 		host = host,
+		name = opts.node or host,
 		hosts = { host },
 		addr = opts.addr,
 		c2s_port = opts.c2s_port or 5222,
@@ -337,6 +340,11 @@ function Server:wipe_data()
 	assert(not self.pid, "wipe_data: stop " .. self.host .. " first")
 	util.check("rm -rf " .. shq(self.data_dir) .. " && mkdir -p " .. shq(self.data_dir))
 	self.registered = {}
+end
+
+--- The command line of `prosodyctl --config FILE shell '<cmd>'` (to run it in the background).
+function Server:shell_command(cmd)
+	return ctl(self, "shell " .. shq(cmd)) .. " 2>&1"
 end
 
 --- Run `prosodyctl --config FILE shell '<cmd>'`; returns its output (and ok).
