@@ -147,7 +147,7 @@ describe("partners.options", function()
 			assert.equal("string", type(option.default_text))
 			assert.equal("string", type(option.description))
 		end
-		assert.same({ "s2s_partners", "s2s_partners_default" }, names)
+		assert.same({ "s2s_partners", "s2s_partners_default", "s2s_partners_web" }, names)
 		a[1].name = "changed"
 		assert.equal("s2s_partners", partners.options()[1].name)
 	end)
