@@ -19,6 +19,7 @@ local new_id = require "util.id".medium;
 
 local LIST_KEY, REVISION_KEY = "runtime_partners", "runtime_revision";
 local SYNC_INTERVAL = 1; -- seconds: a change is in force on every node within about this (plus a compile)
+local FAULT_INTERVAL_MAX = 30; -- seconds between reads while storage fails
 local LINEAGE_MAX = 16;  -- writes a stored list remembers it was built on
 local SETTLE = 0.3;      -- seconds an edit waits after saving before it looks again for a concurrent one
 
@@ -157,9 +158,13 @@ return function (policy)
 		storage_failed("read", err);
 		policy.load("start");
 	end
+	-- While storage fails, look less and less often (up to FAULT_INTERVAL_MAX): each failed
+	-- attempt is a reconnection by mod_storage_sql, and an edit reads the list anyway.
+	local delay = SYNC_INTERVAL;
 	module:add_timer(SYNC_INTERVAL, function ()
 		runtime.sync();
-		return SYNC_INTERVAL;
+		delay = fault and math.min(delay * 2, FAULT_INTERVAL_MAX) or SYNC_INTERVAL;
+		return delay;
 	end);
 
 	return runtime;
