@@ -68,3 +68,43 @@ describe("fail closed on an invalid partner list #integration", function()
 		assert(bob:expect_message{ from = "alice@a.test", body = "still federating", timeout = T })
 	end)
 end)
+
+describe("loading the module on a running server #integration", function()
+	local env, a, alice, bob, carol
+
+	setup(function()
+		env = harness.env()
+		-- a.test can load the module (plugin path, partner list) but starts without it
+		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, s2s_require_encryption = false,
+			global_options = { plugin_paths = { (require("harness.server").plugin_paths()) } },
+			vhost_options = { s2s_partners = { { domain = "b.test", type = "federated" } } } }
+		local b = env:server{ host = "b.test", users = { bob = "bob-pw" } }
+		local c = env:server{ host = "c.test", users = { carol = "carol-pw" } }
+		alice, bob, carol = env:start_and_login{ { jid = "alice@a.test", server = a }, { jid = "bob@b.test", server = b },
+			{ jid = "carol@c.test", server = c } }
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("resets the streams authenticated before it, so a non-partner's stream does not stay up (F8)", function()
+		assert(alice:send_message("carol@c.test", "before the policy"))
+		assert(carol:expect_message{ from = "alice@a.test", body = "before the policy", timeout = T })
+		assert(carol:send_message("alice@a.test", "reply before"))
+		assert(alice:expect_message{ from = "carol@c.test", body = "reply before", timeout = T })
+		local mark = a:log_mark()
+		a:shell('module:load("s2s_partners", "a.test")')
+		assert(a:wait_log("Resetting a stream authenticated before the partner policy of a%.test was loaded",
+			{ since = mark, timeout = T }))
+		assert(harness.util.poll(function() return #a:find_s2s{ remote = "c.test" } == 0 end, T))
+		-- the unlisted domain is refused both ways now; the partner still federates
+		assert(alice:send_message("carol@c.test", "after the policy"))
+		assert(alice:expect_error{ from = "carol@c.test", kind = "message", timeout = T })
+		assert(carol:send_message("alice@a.test", "reply after"))
+		assert(carol:expect_error{ from = "alice@a.test", kind = "message", timeout = T })
+		assert(alice:expect_no_message{ from = "carol@c.test", within = 0.5 })
+		assert(alice:send_message("bob@b.test", "partner after"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "partner after", timeout = T })
+	end)
+end)
