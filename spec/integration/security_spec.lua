@@ -201,3 +201,36 @@ describe("bidirectional streams (XEP-0288) on a.test #integration", function()
 		assert.matches("no allowed authentication method is available to q.test", text, 1, true)
 	end)
 end)
+
+describe("an authentication mechanism partner policy does not know (F10) #integration", function()
+	local env, a, alice
+
+	setup(function()
+		env = harness.env()
+		local server = require "harness.server"
+		a = env:server{ host = "a.test", users = { alice = "alice-pw" }, plugin = true,
+			global_options = { plugin_paths = { (server.plugin_paths()), harness.util.abspath("spec/fixtures/plugins") } },
+			vhost_modules = { "s2sp_test_auth" },
+			vhost_options = { s2s_partners = { { domain = "b.test", type = "federated", tls = "optional" } } } }
+		alice = env:start_and_login{ { jid = "alice@a.test", server = a } }
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	it("is refused, although the partner allows dialback", function()
+		local peer = assert(rawpeer.connect(a.addr, 5269, T))
+		assert(peer:open("b.test", "a.test"))
+		assert(peer:features(T))
+		local mark = a:log_mark()
+		assert(peer:send("<test-auth xmlns='urn:s2sp:test'/>"))
+		local condition, text = peer:expect_stream_error(T)
+		assert.equal("policy-violation", condition, peer:transcript())
+		assert.equal("authentication by x-test is not a method partner policy allows", text)
+		assert(a:wait_log("Refused incoming s2s stream from b%.test: authentication by x%-test", { since = mark, timeout = T }))
+		peer:send(("<message from='bob@b.test' to='alice@a.test' type='chat'><body>via x-test</body></message>"))
+		assert(alice:expect_no_message{ from = "bob@b.test", within = 0.5 })
+		peer:close()
+	end)
+end)
