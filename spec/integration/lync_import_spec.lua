@@ -11,8 +11,10 @@ local FIXTURES = "spec/fixtures/lync/"
 -- `prosodyctl --config <server's> mod_s2s_partners import ARGS`: exit code, stdout, stderr.
 local function import(server, args)
 	local err_file = server.dir .. "/import.err"
-	local p = assert(io.popen(("%s --config %s mod_s2s_partners import %s 2>%s"):format(
-		server:prosody().prosodyctl, util.shq(server.config), args, util.shq(err_file))))
+	-- prosodyctl loads the module (and its C core) itself: it gets what Prosody gets (the
+	-- sanitizer runtime under `make asan`).
+	local p = assert(io.popen(("%s%s --config %s mod_s2s_partners import %s 2>%s"):format(
+		require("harness.server").launch_env(), server:prosody().prosodyctl, util.shq(server.config), args, util.shq(err_file))))
 	local out = p:read("a")
 	local ok, _, code = p:close()
 	local f = io.open(err_file, "rb")
