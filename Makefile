@@ -30,10 +30,11 @@ LDLIBS   := $(shell $(PKG_CONFIG) --libs libidn2 libcrypto 2>/dev/null)
 SRCS     := $(wildcard module/*.c)
 HDRS     := $(wildcard module/*.h)
 LUA_SRCS := $(wildcard lua/*.lua)
+WEB_SRCS := $(wildcard lua/web/*.css lua/web/*.js)  # the web panel's assets (lua/http.lib.lua)
 
 .PHONY: all deps test unit integration lint run install uninstall deb asan valgrind fuzz fuzz-long bench clean help
 
-all: $(PLUGIN)/$(SO_NAME) $(patsubst lua/%,$(PLUGIN)/%,$(LUA_SRCS))  ## build the C core and stage the plugin in build/plugins
+all: $(PLUGIN)/$(SO_NAME) $(patsubst lua/%,$(PLUGIN)/%,$(LUA_SRCS) $(WEB_SRCS))  ## build the C core and stage the plugin in build/plugins
 
 $(PLUGIN)/$(SO_NAME): $(SRCS) $(HDRS) | $(PLUGIN)
 	$(CC) $(CFLAGS) -shared -o $@ $(SRCS) $(LDLIBS)
@@ -41,7 +42,10 @@ $(PLUGIN)/$(SO_NAME): $(SRCS) $(HDRS) | $(PLUGIN)
 $(PLUGIN)/%.lua: lua/%.lua | $(PLUGIN)
 	cp $< $@
 
-$(PLUGIN):
+$(PLUGIN)/web/%: lua/web/% | $(PLUGIN)/web
+	cp $< $@
+
+$(PLUGIN) $(PLUGIN)/web:
 	mkdir -p $@
 
 deps:  ## install the Debian packages needed to build, test and run (as root, when missing)
@@ -79,6 +83,8 @@ install: all  ## install plugin + C core into $(DESTDIR)$(MODDIR)/mod_s2s_partne
 	install -d $(DESTDIR)$(MODDIR)/mod_s2s_partners
 	install -m 0644 $(PLUGIN)/*.lua $(DESTDIR)$(MODDIR)/mod_s2s_partners/
 	install -m 0755 $(PLUGIN)/$(SO_NAME) $(DESTDIR)$(MODDIR)/mod_s2s_partners/
+	install -d $(DESTDIR)$(MODDIR)/mod_s2s_partners/web
+	install -m 0644 $(PLUGIN)/web/* $(DESTDIR)$(MODDIR)/mod_s2s_partners/web/
 
 deb: all  ## build the Debian package into build/deb/ (packaging/debian; needs dpkg-dev, debhelper)
 	sh scripts/build-deb.sh

@@ -155,6 +155,9 @@ return function (admin, access)
 		end
 		local status, body, headers = pages.handle{ request = request, method = method, path = path, base = base,
 			state_changing = STATE_CHANGING[method] };
+		if type(status) == "table" then -- a promise of { status, body, headers } (the probe's report)
+			return status:next(function (done) return answer(response, done[1], "text/html; charset=utf-8", done[2], done[3]); end);
+		end
 		return answer(response, status, "text/html; charset=utf-8", body, headers);
 	end
 

@@ -46,11 +46,11 @@ return function (access)
 		fails[kind]:set(key, entry);
 	end
 
-	local function cookie_value(request)
+	local function cookie_value(request, wanted)
 		local header = request.headers.cookie;
 		if not header then return nil; end
 		for name, value in header:gmatch("([^=;%s]+)=([^;]*)") do
-			if name == COOKIE then return value; end
+			if name == (wanted or COOKIE) then return value; end
 		end
 	end
 
@@ -105,6 +105,23 @@ return function (access)
 		sessions[id] = s;
 		module:log("info", "Web login for %s from %s", account, request.ip);
 		return { jid = account, csrf = s.csrf, may = may, cookie = set_cookie(id, IDLE, path) };
+	end
+
+	-- The panel's login form has no session yet: its CSRF token is a double-submit cookie
+	-- (LOGIN_COOKIE, SameSite=Strict) that the form repeats in the field `login_token`.
+	local LOGIN_COOKIE = "s2sp_login";
+
+	--- The login form's token and the Set-Cookie value that goes with it (nil when already set).
+	function auth.login_token(request, path)
+		local current = cookie_value(request, LOGIN_COOKIE);
+		if current and #current >= 32 then return current, nil; end
+		local token = new_id();
+		return token, ("%s=%s; Path=%s; Secure; HttpOnly; SameSite=Strict; Max-Age=%d"):format(LOGIN_COOKIE, token, path, IDLE);
+	end
+
+	function auth.login_token_ok(request, given)
+		local expected = cookie_value(request, LOGIN_COOKIE);
+		return type(given) == "string" and expected ~= nil and #given == #expected and equals(given, expected);
 	end
 
 	--- Log out the session of `request` (if any); returns the header value clearing the cookie.
