@@ -1,39 +1,42 @@
 -- The audit log of runtime partner changes (README "Audit log"): who, when, from which interface,
--- the record before and after, and the warnings shown. Kept with Prosody's storage API (store
--- `s2s_partners_audit` of the host, so an SQL backend shares it between nodes), newest last, at
--- most AUDIT_MAX entries per host: the oldest go first.
+-- the record before and after, and the warnings shown. An archive store of the host
+-- (`s2s_partners_audit`, Prosody's storage API): every change is appended, never rewritten, so
+-- the nodes of a cluster on shared storage lose none of each other's entries; the newest
+-- AUDIT_MAX are kept.
+
+local st = require "util.stanza";
+local json = require "util.json";
 
 local AUDIT_MAX = 1000;
-local KEY = "log";
+local USER = "changes"; -- archive stores are per user: one for the host's changes
+local NS = "urn:xmpp:s2s-partners:audit:0";
 
 return function ()
-	local store = module:open_store("s2s_partners_audit");
+	local archive = module:open_store("s2s_partners_audit", "archive");
 	local audit = { max = AUDIT_MAX };
-
-	local function load()
-		local saved, err = store:get(KEY);
-		if err then return nil, err; end
-		return saved and type(saved.entries) == "table" and saved.entries or {};
-	end
 
 	--- Append a change: entry = { actor, interface, action, domain, before, after, warnings }.
 	-- Returns true or nil, err (the change itself is already in force; the caller logs this).
 	function audit.add(entry)
-		local entries, err = load();
-		if not entries then return nil, err; end
 		entry.time = os.time();
-		entries[#entries + 1] = entry;
-		while #entries > AUDIT_MAX do table.remove(entries, 1); end
-		return store:set(KEY, { entries = entries });
+		local text, jerr = json.encode(entry);
+		if not text then return nil, jerr; end
+		local ok, err = archive:append(USER, nil, st.stanza("change", { xmlns = NS }):text(text), entry.time, entry.domain);
+		if not ok then return nil, err; end
+		archive:delete(USER, { truncate = AUDIT_MAX });
+		return true;
 	end
 
 	--- The newest `n` entries (default 20, at most AUDIT_MAX), newest first; or nil, err.
 	function audit.list(n)
 		n = math.min(math.max(math.tointeger(tonumber(n)) or 20, 1), AUDIT_MAX);
-		local entries, err = load();
-		if not entries then return nil, err; end
+		local items, err = archive:find(USER, { reverse = true, limit = n });
+		if not items then return nil, err; end
 		local out = {};
-		for i = #entries, math.max(#entries - n + 1, 1), -1 do out[#out + 1] = entries[i]; end
+		for _, item in items do
+			local entry = json.decode(item:get_text() or "");
+			if type(entry) == "table" then out[#out + 1] = entry; end
+		end
 		return out;
 	end
 

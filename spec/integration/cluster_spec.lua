@@ -52,6 +52,8 @@ describe("a cluster of two nodes on PostgreSQL #integration", function()
 		assert(util.poll(function() return listed(a2)["b.test"] end, T), "node 2 never listed b.test")
 		assert(alice:send_message("bob@b.test", "through node 2"))
 		assert(bob:expect_message{ from = "alice@a.test", body = "through node 2", timeout = T })
+		-- the audit log is shared too
+		assert.truthy((a2:shell('s2s_partners:audit("a.test")')):find("prosodyctl shell%s+shell%s+add%s+b%.test"))
 	end)
 
 	it("applies edits to the stored list, so a removal stays removed", function()
