@@ -45,6 +45,7 @@ return function (policy, metrics, replies)
 	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
 	-- contact, and IQ results or errors to the user's own requests.
 	local function guard_unverified(event)
+		if not policy.types.public_unverified then return; end -- no partner this rule applies to
 		local origin, stanza = event.origin, event.stanza;
 		local partner = remote_partner(origin, stanza);
 		if not partner or partner.type ~= "public_unverified" then return; end
@@ -110,7 +111,6 @@ return function (policy, metrics, replies)
 	-- Subscription requests, to the bare or (mod_presence handles those too) a full JID.
 	local function subscription_request(event)
 		local origin, stanza = event.origin, event.stanza;
-		if stanza.attr.type ~= "subscribe" then return; end
 		local partner = remote_partner(origin, stanza);
 		if not partner then return; end
 		local username = jid_split(stanza.attr.to);
@@ -121,6 +121,7 @@ return function (policy, metrics, replies)
 	-- federated / public_verified with auto_approve: approve without asking. After mod_blocklist
 	-- (100), so a blocked contact is never approved, and before mod_presence (0).
 	local function auto_approve(event)
+		if event.stanza.attr.type ~= "subscribe" then return; end
 		local partner, username, contact = subscription_request(event);
 		if not partner or not partner.auto_approve or partner.type == "public_unverified" then return; end
 		if rostermanager.is_contact_subscribed(username, module.host, contact) then
@@ -153,26 +154,32 @@ return function (policy, metrics, replies)
 		return query and query:get_text() ~= "";
 	end
 
-	-- A copy of `stanza` without its status note (presence) or last-activity text (iq).
+	-- A copy of `stanza` without its status note (presence) or last-activity text (iq): the top
+	-- element, then a copy of each child but those (text between them kept as it is).
 	local function without_status(stanza)
-		local copy = st.clone(stanza);
-		copy:maptags(function (tag)
-			if copy.name == "iq" and tag.name == "query" and tag.attr.xmlns == xmlns_last then
-				return st.stanza("query", { xmlns = xmlns_last, seconds = tag.attr.seconds }); -- the seconds, no text
+		local copy = st.clone(stanza, true);
+		local presence = copy.name == "presence";
+		for _, child in ipairs(stanza) do
+			if not child.name then
+				copy:add_direct_child(child);
+			elseif not presence and child.name == "query" and child.attr.xmlns == xmlns_last then
+				copy:add_direct_child(st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds })); -- no text
+			elseif not (presence and is_status(child)) then
+				copy:add_direct_child(st.clone(child));
 			end
-			if copy.name == "presence" and is_status(tag) then return nil; end
-			return tag;
-		end);
+		end
 		return copy;
 	end
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them.
 	module:hook("route/remote", function (event)
-		local stanza = event.stanza;
-		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end
+		local types = policy.types;
+		if not (types.public_verified or types.public_unverified) then return; end -- only federated partners
 		local partner = policy.resolve(event.to_host);
 		if not partner or partner.type == "federated" then return; end
+		local stanza = event.stanza;
+		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end
 		-- mod_presence broadcasts one stanza object to every contact (and keeps it as the
 		-- session's presence): never change it, send a copy.
 		event.stanza = without_status(stanza);

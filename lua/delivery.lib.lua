@@ -28,11 +28,34 @@ return function (policy, metrics, sessions)
 		return true;
 	end
 
+	-- Senders already let through, per stream: passed[session] = { [from] = true }, counted in
+	-- counts[session]. The verdict on a sender depends only on its stream's records
+	-- (sessions.lib.lua) and on the policy, so a stream's list is forgotten when a record is made
+	-- on it, and every list when the policy changes; at most PASSED_MAX senders per stream (the
+	-- remote server chooses them), then its list starts again.
+	local PASSED_MAX = 256;
+	local function weak() return setmetatable({}, { __mode = "k" }); end
+	local passed, counts = weak(), weak();
+	policy.on_change(function () passed, counts = weak(), weak(); end);
+	sessions.on_record(function (session) passed[session] = nil; end);
+
+	local function pass(origin, from)
+		local list = passed[origin];
+		if not list or counts[origin] >= PASSED_MAX then
+			list = {};
+			passed[origin], counts[origin] = list, 0;
+		end
+		list[from], counts[origin] = true, counts[origin] + 1;
+	end
+
 	local function guard(event)
 		local origin, stanza = event.origin, event.stanza;
 		local t = origin.type;
 		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
-		local domain = jid_host(stanza.attr.from);
+		local from = stanza.attr.from;
+		local list = passed[origin];
+		if list and list[from] and not origin.destroyed then return; end
+		local domain = jid_host(from);
 		local method = domain and sessions.method(origin, domain);
 		if not method then
 			return refuse(origin, stanza, domain, "not_authenticated_here", ("%s did not authenticate under the partner "
@@ -44,6 +67,7 @@ return function (policy, metrics, sessions)
 			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
 				:format(domain, method));
 		end
+		pass(origin, from);
 	end
 
 	for _, kind in ipairs({ "message", "presence", "iq" }) do

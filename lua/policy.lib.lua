@@ -18,6 +18,9 @@ return function (core)
 		error = nil;    -- why the configuration is not in force, when it is not
 		runtime = {};   -- partner records added by admins at runtime, in order (runtime.lib.lua keeps them)
 		from_config = 0; -- how many of the compiled partners come from the config file
+		-- [partner type] = true for each type some partner (or the default) of the policy in force
+		-- has: a per-stanza hook whose rule concerns one type returns at once when none has it.
+		types = {};
 	};
 	local listeners = {}; -- called with the new compiled policy after every change
 
@@ -79,6 +82,14 @@ return function (core)
 		end
 	end
 
+	local function types_of(compiled)
+		local types = {};
+		for _, partner in ipairs(compiled:partners()) do types[partner.type] = true; end
+		local default_partner = compiled:default();
+		if default_partner then types[default_partner.type] = true; end
+		return types;
+	end
+
 	local function describe(partner)
 		return ("%s (%s, tls=%s, sasl=%s, dialback=%s)"):format(partner.domain or "default",
 			partner.type, partner.tls, partner.sasl, tostring(partner.dialback));
@@ -125,27 +136,39 @@ return function (core)
 			module:log("info", "Unlisted domains federate with the default policy %s", describe(default_partner));
 		end
 		warn_about_globals(compiled);
-		self.compiled, self.error, self.from_config = compiled, nil, n_config;
+		self.compiled, self.error, self.from_config, self.types = compiled, nil, n_config, types_of(compiled);
 		for _, listener in ipairs(listeners) do listener(compiled); end
 		module:set_status("core", ("%d partners"):format(#compiled));
 		module:log("info", "%d federation partners in force (%s)", #compiled, reason);
 		return true;
 	end
 
+	-- Partners by domain as asked, for the policy `memo_of` (README "Performance": every stanza
+	-- resolves its domain, and a Lua table answers in a fraction of the C core's time through the
+	-- call). Emptied when another policy is in force, and when it reaches MEMO_MAX domains
+	-- (remote servers and local users choose them). Only partners: a refusal is worded anew.
+	local MEMO_MAX = 4096;
+	local memo, memo_of, memo_n = {}, nil, 0;
+
 	-- The partner record that governs `domain` (a listed partner or the default), or
 	-- nil, reason where federation with it is not allowed.
 	function self.resolve(domain)
 		local compiled = self.compiled;
+		if compiled ~= memo_of then memo, memo_of, memo_n = {}, compiled, 0; end
+		local partner = domain and memo[domain];
+		if partner then return partner; end
 		if not compiled then
 			return nil, "the partner configuration of " .. module.host .. " is invalid";
 		end
 		if not domain then
 			return nil, "the remote server did not say which domain it is";
 		end
-		local partner = compiled:resolve(domain);
+		partner = compiled:resolve(domain);
 		if not partner then
 			return nil, domain .. " is not a federation partner of " .. module.host;
 		end
+		if memo_n >= MEMO_MAX then memo, memo_n = {}, 0; end
+		memo[domain], memo_n = partner, memo_n + 1;
 		return partner;
 	end
 

@@ -17,6 +17,7 @@ return function (policy)
 
 	-- A local user's stanza leaving for a public_unverified domain.
 	module:hook("route/remote", function (event)
+		if not policy.types.public_unverified then return; end -- no partner of that type
 		local stanza = event.stanza;
 		local partner = policy.resolve(event.to_host);
 		if not partner or partner.type ~= "public_unverified" then return; end

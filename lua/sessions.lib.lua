@@ -13,6 +13,14 @@ local streams = setmetatable({}, { __mode = "k" });
 
 local sessions = {};
 
+local on_record = {}; -- called with the session after each record made on it
+
+--- Call `listener(session)` after every record (a verdict drawn from a stream's records holds
+-- until the next one: delivery.lib.lua).
+function sessions.on_record(listener)
+	on_record[#on_record + 1] = listener;
+end
+
 --- Note that `domain` authenticated on `session` under this host's policy by `method`.
 function sessions.record(session, domain, method)
 	local auth = session.s2sp_auth;
@@ -21,6 +29,7 @@ function sessions.record(session, domain, method)
 	if not r then r = {}; auth[host] = r; end
 	r[domain] = method;
 	streams[session] = true;
+	for _, listener in ipairs(on_record) do listener(session); end
 end
 
 --- The method by which `domain` authenticated on `session` under this host's policy, or nil.

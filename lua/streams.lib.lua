@@ -83,14 +83,25 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 	------------------------------------------------------------------------------------------
 	-- Outgoing: stanzas to domains we may not federate with never leave; the sender is told.
 
+	-- verified[route] = the domain it was found to have authenticated: records are never taken
+	-- back (sessions.lib.lua), so that holds for the stream's life (README "Performance").
+	local verified = setmetatable({}, { __mode = "k" });
+	local host = module.host;
+
 	-- The stream mod_s2s would write to must have authenticated that domain under this host's
 	-- policy. Another one (a bidi stream on which another domain authenticated, XEP-0288; an
 	-- outgoing stream another local host's modules authenticated) is closed, and mod_s2s then
 	-- opens a new stream, negotiated under this policy.
 	local function check_route(to_host)
-		local route = hosts[module.host] and hosts[module.host].s2sout[to_host];
-		if not route or route.destroyed or (route.type ~= "s2sout" and route.type ~= "s2sin") then return; end
-		if sessions.method(route, to_host) then return; end
+		local this_host = hosts[host];
+		local route = this_host and this_host.s2sout[to_host];
+		if not route or verified[route] == to_host or route.destroyed then return; end
+		local t = route.type;
+		if t ~= "s2sout" and t ~= "s2sin" then return; end
+		if sessions.method(route, to_host) then
+			verified[route] = to_host;
+			return;
+		end
 		refuse(route, to_host, "unauthorised_route", ("this stream did not authenticate %s under the partner policy of %s")
 			:format(to_host, module.host));
 	end
@@ -399,10 +410,13 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		["jabber:server:dialback"] = true, ["urn:xmpp:bidi"] = true, ["urn:xmpp:features:bidi"] = true,
 	};
 	local function stanza_filter(stanza, session)
+		local xmlns, t = stanza.attr.xmlns, session.type;
+		-- A stanza (no namespace of its own) on an authenticated stream: nothing below applies.
+		if xmlns == nil and t ~= "s2sin_unauthed" and t ~= "s2sout_unauthed" then return stanza; end
 		if not modulemanager.is_loaded(module.host, module.name) then return stanza; end -- filters outlive an unload
 		local local_host = session.direction == "outgoing" and session.from_host or session.to_host;
 		if local_host ~= module.host then return stanza; end
-		local xmlns, to = stanza.attr.xmlns, stanza.attr.to;
+		local to = stanza.attr.to;
 		if xmlns ~= nil and to ~= nil and negotiation_ns[xmlns] and nameprep(to) ~= module.host then
 			refuse(session, remote_of(session), "misaddressed", ("stream negotiation addressed to %s on a stream with %s")
 				:format(to, module.host));

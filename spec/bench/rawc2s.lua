@@ -44,9 +44,11 @@ function Client:send(data)
 	assert(ok, "rawc2s send: " .. tostring(err))
 end
 
---- Log in: { addr, port, user, domain, password, resource }. Returns a connected client.
+--- Log in: { addr, port, user, domain, password, resource, count }. Returns a connected client
+-- that counts the received stanzas named `count` ("message", the default, or "presence").
 function M.login(o)
-	local self = setmetatable({ jid = o.user .. "@" .. o.domain, received = 0, tail = "" }, Client)
+	local self = setmetatable({ jid = o.user .. "@" .. o.domain, received = 0, tail = "",
+		closing = "</" .. (o.count or "message") .. ">" }, Client)
 	local tcp = assert(socket.tcp())
 	tcp:settimeout(10)
 	assert(tcp:connect(o.addr, o.port))
@@ -80,18 +82,19 @@ function M.login(o)
 	return self
 end
 
---- Read what is available without blocking; counts "</message>" (across read boundaries).
+--- Read what is available without blocking; counts the closing tags (across read boundaries).
 function Client:drain()
+	local closing = self.closing
 	self.conn:settimeout(0)
 	while true do
 		local data, err, partial = self.conn:receive(65536)
 		data = data or partial
 		if data and #data > 0 then
 			local s = self.tail .. data
-			local _, n = s:gsub("</message>", "")
+			local _, n = s:gsub(closing, "")
 			self.received = self.received + n
-			self.tail = s:sub(-9)
-			if s:sub(-10) == "</message>" then self.tail = "" end
+			self.tail = s:sub(-(#closing - 1))
+			if s:sub(-#closing) == closing then self.tail = "" end
 		end
 		if err then
 			if err ~= "timeout" and err ~= "wantread" then error("rawc2s " .. self.jid .. ": " .. err) end
