@@ -30,12 +30,7 @@ local function main(env)
 	local b = env:server{ host = "b.test", users = { dave = "pw" }, log_level = "info",
 		s2s_require_encryption = false, s2s_secure_auth = false }
 	env:start()
-	local function login(server, user)
-		local t = server:client_target()
-		return { jid = user .. "@" .. server.host, client = rawc2s.login{ addr = t.host, port = t.port, user = user,
-			domain = server.host, password = "pw", presence = true } }
-	end
-	local alice, dave = login(a, "alice"), login(b, "dave")
+	local alice, dave = workloads.login(rawc2s, a, "alice"), workloads.login(rawc2s, b, "dave")
 	workloads.add_contact(alice.client, dave.jid) -- public_unverified lets a contact's stanzas through
 	print(("Profile: Prosody %s, %d stanzas per flood, Lua VM instructions per stanza (samples x 97)")
 		:format(a.prosody_version or "?", N))
@@ -65,11 +60,4 @@ local function main(env)
 	end
 end
 
-local env = harness.env()
-local ok, err = xpcall(main, debug.traceback, env)
-if not ok then pcall(env.dump_logs, env, 20) end
-env:cleanup()
-if not ok then
-	print("profile bench: ERROR " .. tostring(err))
-	os.exit(2)
-end
+dofile("spec/bench/common.lua").run("profile bench", main)

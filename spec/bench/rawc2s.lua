@@ -115,12 +115,14 @@ function Client:wait_received(count, timeout)
 	return self.received
 end
 
---- Send the stanzas of `list` (strings) from `self` while draining `receiver`, keeping at most
--- `window` messages in flight; returns when the receiver has them all (or raises after `timeout`).
-function Client:pump(list, receiver, window, timeout)
+--- Send the stanzas of `list` (strings) from `self` while draining `receiver`, `batch` (100) per
+-- write and at most `window` in flight; returns when the receiver has them all (or raises after
+-- `timeout`). With batch = window = 1, one stanza at a time: the same reads and writes every run.
+function Client:pump(list, receiver, window, timeout, batch)
 	local target = receiver.received + #list
 	local deadline = socket.gettime() + (timeout or 60)
-	local i, batch = 1, 100
+	local i = 1
+	batch = batch or 100
 	while receiver.received < target do
 		if socket.gettime() > deadline then
 			error(("rawc2s: %d of %d messages received before the timeout"):format(

@@ -26,6 +26,13 @@ function M.stanzas(path, to, n, tag)
 	return list
 end
 
+--- Log `user` (password "pw") in to `server` with `rawc2s`, available: { jid, client }.
+function M.login(rawc2s, server, user)
+	local t = server:client_target()
+	return { jid = user .. "@" .. server.host, client = rawc2s.login{ addr = t.host, port = t.port, user = user,
+		domain = server.host, password = "pw", presence = true } }
+end
+
 --- Make `client` (rawc2s) count the stanzas of `kind` from now on.
 function M.count(client, kind)
 	client.closing, client.tail = "</" .. kind .. ">", ""
