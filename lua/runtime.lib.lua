@@ -8,10 +8,11 @@
 --
 -- An edit never writes a node's in-memory copy: it reads the stored list, applies the change to
 -- it, validates the result like the config, writes it under the next revision, and reads it
--- back, then once more a moment later. Another node's write in between is detected and reported
--- ("changed meanwhile"), and that node's list is put in force. Prosody's storage API has no
--- compare-and-set: two edits can still collide unseen if one node takes longer than that moment
--- between reading the list and writing it (README "Cluster"). Storage that cannot be read refuses edits (an empty list is
+-- back. On PostgreSQL the nodes take turns for that (clusterlock.lib.lua: an advisory lock);
+-- elsewhere an edit looks once more a moment later, and another node's write in between is
+-- reported ("changed meanwhile") and that node's list put in force: Prosody's storage API has
+-- no compare-and-set, so there two edits can still collide unseen if one node takes longer than
+-- that moment between reading the list and writing it (README "Cluster"). Storage that cannot be read refuses edits (an empty list is
 -- never written over the stored one) and leaves the last policy in force; recovery is logged.
 
 local async = require "util.async";
@@ -32,6 +33,7 @@ end
 
 return function (policy)
 	local store = module:open_store("s2s_partners");
+	local lock = module:require("clusterlock")("s2s_partners");
 	local runtime = { interval = SYNC_INTERVAL };
 	local revision, writer; -- of the list in force; nil before the first successful read
 	local fault;            -- why storage cannot be used now, or nil
@@ -111,10 +113,8 @@ return function (policy)
 			{ code = "conflict" };
 	end
 
-	--- Apply an edit to the stored list: `change(records)` gets a copy of it and returns the new
-	-- list and an info value, or nil, err, detail. Returns compiled, warnings, info or
-	-- nil, err, detail (detail.code "conflict" when another node wrote meanwhile; nothing saved).
-	function runtime.update(change, reason)
+	-- runtime.update() once it holds the cluster lock (if any).
+	local function update_locked(change, reason)
 		local saved, err = read_list();
 		if not saved then return storage_failed("read", err); end
 		storage_works();
@@ -136,7 +136,7 @@ return function (policy)
 		-- Another node that read the list before this write and writes it after would overwrite
 		-- it: wait a moment (where the caller can wait) and look again; the later write is the
 		-- one in force, and the earlier one's admin is told.
-		if async.ready() then
+		if lock.kind == "none" and async.ready() then
 			async.sleep(SETTLE);
 			back, berr = read_list();
 			if not back then return storage_failed("read", berr); end
@@ -145,6 +145,19 @@ return function (policy)
 		local applied, aerr = adopt(back, reason or "runtime edit");
 		if not applied then return nil, aerr, { code = "invalid" }; end
 		return policy.compiled, warnings, info;
+	end
+
+	--- Apply an edit to the stored list: `change(records)` gets a copy of it and returns the new
+	-- list and an info value, or nil, err, detail. Returns compiled, warnings, info or
+	-- nil, err, detail (detail.code "conflict" when another node wrote meanwhile; nothing saved).
+	-- On PostgreSQL the nodes take turns (clusterlock.lib.lua).
+	function runtime.update(change, reason)
+		local release, err, code = lock.acquire();
+		if not release then return nil, err, { code = code }; end
+		local results = table.pack(pcall(update_locked, change, reason));
+		release();
+		if not results[1] then error(results[2], 0); end
+		return table.unpack(results, 2, results.n);
 	end
 
 	--- Why edits are refused now (storage failing), or nil.
