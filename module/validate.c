@@ -33,8 +33,11 @@ struct record {
 	int out;               /* absolute index of the partner table being built */
 	lua_Integer index;     /* 1-based position in the list; 0 for the default partner */
 	enum s2sp_field field; /* the field being checked, which errors are about; or NO_FIELD */
+	bool has_prefix;       /* prefix is made on first use: only errors and warnings need it */
 	char prefix[PREFIX_SIZE];
 };
+
+static const char *prefix_of(struct record *r);
 
 void s2sp_push_compile_error(lua_State *L, const char *prefix, const lua_Integer *index,
 			     const char *field)
@@ -63,7 +66,7 @@ void s2sp_push_compile_error(lua_State *L, const char *prefix, const lua_Integer
 /* Raise "<prefix>: <reason>" about the key `field` (NULL: none), the reason on top. */
 static int rec_raise(struct record *r, const char *field)
 {
-	s2sp_push_compile_error(r->L, r->prefix, &r->index, field);
+	s2sp_push_compile_error(r->L, prefix_of(r), &r->index, field);
 	return lua_error(r->L);
 }
 
@@ -197,16 +200,20 @@ static void set_field(struct record *r, enum s2sp_field f)
 	lua_setfield(r->L, r->out, NAME(f));
 }
 
-static void set_prefix(struct record *r)
+/* How errors name the record: "partner N (domain)", "partner N" or "default partner". */
+static const char *prefix_of(struct record *r)
 {
 	lua_State *L = r->L;
 	char shown[S2SP_ESCAPE_SIZE(SHOWN_MAX)];
 	const char *s;
 	size_t len;
 
+	if (r->has_prefix)
+		return r->prefix;
+	r->has_prefix = true;
 	if (r->index == 0) {
 		snprintf(r->prefix, sizeof r->prefix, "default partner");
-		return;
+		return r->prefix;
 	}
 	if (lua_istable(L, r->rec) && get_field(r, S2SP_F_DOMAIN) == LUA_TSTRING) {
 		s = lua_tolstring(L, -1, &len);
@@ -218,7 +225,7 @@ static void set_prefix(struct record *r)
 	}
 	if (lua_istable(L, r->rec))
 		lua_pop(L, 1);
-	r->field = NO_FIELD;
+	return r->prefix;
 }
 
 /* Refuse fields a record may not have; deterministic whatever the traversal order. */
@@ -277,8 +284,10 @@ static void check_keys(struct record *r)
 		rec_error(r, "unexpected key of type %s", lua_typename(L, other));
 }
 
-/* Normalise the string on top of the stack into out, or raise "<what>: <reason>". */
-static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const char *what)
+/* Normalise the string on top of the stack into out, or raise "<what>: <reason>" ("<what>:
+ * entry N: <reason>" for entry N > 0 of a list). */
+static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const char *what,
+			    lua_Integer entry)
 {
 	char err[S2SP_ERRBUFSZ];
 	const char *s;
@@ -287,6 +296,8 @@ static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const
 
 	s = lua_tolstring(r->L, -1, &len);
 	n = s2sp_normalize(s, len, out, S2SP_DOMAIN_BUFSZ, err, sizeof err);
+	if (n < 0 && entry > 0)
+		rec_error(r, "%s: entry %I: %s", what, (LUAI_UACINT)entry, err);
 	if (n < 0)
 		rec_error(r, "%s: %s", what, err);
 	return (size_t)n;
@@ -301,7 +312,7 @@ static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 		rec_error(r, "field \"domain\" is required");
 	if (t != LUA_TSTRING)
 		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, -1));
-	n = normalize_top(r, out, "field \"domain\"");
+	n = normalize_top(r, out, "field \"domain\"", 0);
 	lua_pop(r->L, 1);
 	lua_pushlstring(r->L, out, n);
 	set_field(r, S2SP_F_DOMAIN);
@@ -350,15 +361,12 @@ static int parse_additional_domains(struct record *r)
 	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
 	list = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
-		char what[64];
 		size_t len;
 
 		if (lua_rawgeti(L, src, i) != LUA_TSTRING)
 			rec_error(r, "field \"additional_domains\": entry %I: expected string, got %s",
 				  (LUAI_UACINT)i, luaL_typename(L, -1));
-		snprintf(what, sizeof what, "field \"additional_domains\": entry %lld",
-			 (long long)i);
-		len = normalize_top(r, name, what);
+		len = normalize_top(r, name, "field \"additional_domains\"", i);
 		lua_pop(L, 1);
 		lua_pushlstring(L, name, len);
 		lua_rawseti(L, list, i);
@@ -560,7 +568,7 @@ static void claim_domain(struct record *r, struct s2sp_policy *p, int list, cons
 	/* the detail names the owner too, so a caller can tell a conflict from an invalid value */
 	lua_pushfstring(L, "domain \"%s\" already belongs to partner %I (%s)", domain,
 			(LUAI_UACINT)owner, shown);
-	s2sp_push_compile_error(L, r->prefix, &r->index,
+	s2sp_push_compile_error(L, prefix_of(r), &r->index,
 				r->field == NO_FIELD ? NULL : NAME(r->field));
 	lua_pushinteger(L, (lua_Integer)owner);
 	lua_setfield(L, -2, "owner");
@@ -600,7 +608,7 @@ static void push_warning(struct record *r, const char *domain, enum s2sp_negotia
 	lua_setfield(L, -2, "sasl");
 	lua_pushboolean(L, dialback);
 	lua_setfield(L, -2, "dialback");
-	lua_pushfstring(L, "%s: %s", r->prefix, message);
+	lua_pushfstring(L, "%s: %s", prefix_of(r), message);
 	lua_setfield(L, -2, "text");
 	luaL_setmetatable(L, S2SP_WARNING_MT);
 }
@@ -616,7 +624,7 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 	bool dialback;
 	int adds;
 
-	set_prefix(&r);
+	r.field = NO_FIELD;
 	if (!lua_istable(L, rec))
 		rec_error(&r, "expected a table, got %s", luaL_typename(L, rec));
 	check_keys(&r);
