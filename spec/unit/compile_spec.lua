@@ -403,3 +403,19 @@ describe("partners.compile", function()
 			.. "already belongs to partner 5000 (partner5000.example)", err)
 	end)
 end)
+
+describe("compiled partners' method lists", function()
+	local partners = require "s2s_partners"
+
+	it("are shared by the partners of one row, and read-only", function()
+		local p = assert(partners.compile({ { domain = "a.test" }, { domain = "b.test" },
+			{ domain = "c.test", tls = "optional", sasl = "not_supported" } }))
+		local a, b, c = p:lookup("a.test"), p:lookup("b.test"), p:lookup("c.test")
+		assert.is_true(rawequal(a.methods, b.methods))
+		assert.is_false(rawequal(a.methods, c.methods))
+		assert.same({ "sasl_tls", "tls_dialback" }, a.methods)
+		assert.same({ "tls_dialback", "tcp_dialback" }, c.methods)
+		assert.has_error(function() a.methods[3] = "tcp_dialback" end, "a partner's methods are read-only")
+		assert.same({ "sasl_tls", "tls_dialback" }, b.methods)
+	end)
+end)
