@@ -87,9 +87,9 @@ int s2sp_ptable_reserve(struct s2sp_ptable *t, size_t n)
 	return rehash(t, nslots);
 }
 
-static int arena_append(struct s2sp_ptable *t, const char *key, size_t len, size_t *off)
+static int arena_append(struct s2sp_ptable *t, const char *key, size_t len, uint32_t *off)
 {
-	if (len > SIZE_MAX / 2 - t->arena_len)
+	if (len > UINT32_MAX / 2 - t->arena_len) /* offsets and lengths fit a slot's 32 bits */
 		return -1;
 	if (t->arena == NULL || t->arena_len + len > t->arena_cap) {
 		size_t cap = t->arena_cap != 0 ? t->arena_cap : 256;
@@ -105,7 +105,7 @@ static int arena_append(struct s2sp_ptable *t, const char *key, size_t len, size
 	}
 	if (len > 0)
 		memcpy(t->arena + t->arena_len, key, len);
-	*off = t->arena_len;
+	*off = (uint32_t)t->arena_len;
 	t->arena_len += len;
 	return 0;
 }
@@ -114,8 +114,7 @@ int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint3
 		       uint32_t *existing)
 {
 	struct s2sp_pslot *s;
-	uint32_t h;
-	size_t off;
+	uint32_t h, off;
 
 	if (value == 0)
 		return -1;
@@ -135,7 +134,7 @@ int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint3
 	s->hash = h;
 	s->value = value;
 	s->key = off;
-	s->len = len;
+	s->len = (uint32_t)len;
 	t->count++;
 	return 0;
 }

@@ -14,8 +14,8 @@
 struct s2sp_pslot {
 	uint32_t hash;
 	uint32_t value; /* 0: empty slot */
-	size_t key;     /* offset of the key in the arena */
-	size_t len;
+	uint32_t key;   /* offset of the key in the arena (kept below 4 GiB) */
+	uint32_t len;
 };
 
 struct s2sp_ptable {
