@@ -75,7 +75,7 @@ local policy = module:require("policy")(core);
 local runtime = module:require("runtime")(policy); -- reads the runtime partners and puts the policy in force
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
 local sessions = module:require("sessions");
-module:require("streams")(policy, metrics, refuse, note_refusal, sessions);
+local streams = module:require("streams")(policy, metrics, refuse, note_refusal, sessions);
 module:require("delivery")(policy, metrics, sessions);
 local certs = module:require("certs")(core, policy, refuse);
 local limits = module:require("limits")(policy, refuse, sessions);
@@ -104,3 +104,5 @@ module:require("http")(admin, access); -- only with s2s_partners_web = true
 module.environment.s2s_partners_admin = admin.ops;
 
 module.environment.s2s_partners_policy = policy;
+-- The per-stream tables, read over the admin shell by the fault specs (README "Reliability").
+module.environment.s2s_partners_state = { dialback_pending = streams.dialback_pending, streams = sessions.tracked };

@@ -11,7 +11,9 @@
 local host = module.host;
 local streams = setmetatable({}, { __mode = "k" });
 
-local sessions = {};
+-- `tracked`: the weak set itself, for inspection (README "Reliability": no per-stream state
+-- outlives its stream).
+local sessions = { tracked = streams };
 
 local on_record = {}; -- called with the session after each record made on it
 

@@ -5,6 +5,7 @@ local socket = require "socket"
 local ssl = require "ssl"
 local lxp = require "lxp"
 local util = require "harness.util"
+local tlsflight = require "harness.tlsflight"
 
 local rawpeer = {}
 local Peer = {}
@@ -24,6 +25,7 @@ end
 function Peer:new_parser()
 	local depth, stack = 0, {}
 	self.queue = {}
+	self.stream_open, self.stream_closed = false, false -- of the stream this parser reads
 	local queue = self.queue
 	self.parser = lxp.new({
 		StartElement = function (_, qname, attr)
@@ -66,10 +68,17 @@ function rawpeer.connect(addr, port, timeout)
 	sock:settimeout(timeout or util.WAIT)
 	local ok, err = sock:connect(addr, port or 5269)
 	if not ok then return nil, err end
-	local self = setmetatable({ sock = sock, closed = false }, Peer)
+	return rawpeer.wrap(sock)
+end
+
+--- A peer on a connected socket (rawserver.lua wraps the connections it accepts).
+function rawpeer.wrap(sock, class)
+	local self = setmetatable({ sock = sock, closed = false }, class or Peer)
 	self:new_parser()
 	return self
 end
+
+rawpeer.Peer = Peer
 
 function Peer:send(data)
 	self.log = self.log or {}
@@ -173,6 +182,7 @@ function rawpeer.stream_error_condition(el)
 end
 
 --- After <features/> offered STARTTLS: negotiate TLS (certificate not verified) and reopen.
+-- opts: certificate, key, timeout; partial (stop in the middle of the handshake, see below).
 function Peer:starttls(opts)
 	opts = opts or {}
 	self:send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
@@ -187,6 +197,14 @@ function Peer:starttls(opts)
 	local params = { mode = "client", protocol = "any", verify = "none", options = { "all" } }
 	if opts.certificate then
 		params.certificate, params.key = opts.certificate, opts.key
+	end
+	if opts.partial then
+		-- Mid-handshake: our ClientHello sent, the server's answer read, nothing more.
+		assert(self.sock:send(tlsflight.first(params)))
+		if not tlsflight.whole_record(tlsflight.read_record(self.sock, opts.timeout)) then
+			return nil, "no answer to the ClientHello"
+		end
+		return true
 	end
 	local conn, werr = ssl.wrap(self.sock, params)
 	if not conn then return nil, werr end
@@ -257,6 +275,14 @@ function Peer:auth_external(authzid)
 	local text = authzid or self.from
 	text = text and text ~= "" and mime.b64(text) or "="
 	return self:send(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>%s</auth>"):format(text))
+end
+
+--- Close the TCP connection at once, without a stream close (a crash, a cut cable).
+function Peer:drop()
+	if not self.closed then
+		pcall(self.sock.close, self.sock)
+		self.closed = true
+	end
 end
 
 function Peer:close()
