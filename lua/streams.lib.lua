@@ -444,6 +444,14 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		dialback = dialback_method;
 	};
 
+	-- mod_dialback fires s2s-authenticated for a claimant whose stream closed while its
+	-- authoritative server was answering (XEP-0220 §2.1.3, the answer comes when it comes): a
+	-- stream that is gone authenticates nothing, and no check (pins, method, connection_limit)
+	-- may refuse, count or record it (README "Reliability").
+	module:hook("s2s-authenticated", function (event)
+		if event.session.destroyed then return false; end
+	end, 1020); -- before the pin check (certs.lib.lua, 1010)
+
 	module:hook("s2s-authenticated", function (event)
 		local session, domain, mechanism = event.session, event.host, event.mechanism;
 		local method_of = mechanism_methods[mechanism];
@@ -488,4 +496,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		session.log("info", "Partner %s (%s) authenticated %s by %s", domain, partner.domain or "default policy",
 			session.direction, method_labels[method]);
 	end, 10);
+
+	-- For inspection (README "Reliability": no per-stream state outlives its stream).
+	return { dialback_pending = dialback_pending };
 end
