@@ -119,3 +119,52 @@ describe("partner keepalive #integration", function()
 		assert.is_nil(a:log_contains("Closing idle stream with c.test", { since = mark, plain = true }))
 	end)
 end)
+
+describe("connection_limit cannot be dodged by adding the domain to another domain's streams (F9) #integration", function()
+	local rawpeer = require "rawpeer"
+	local SECRET = "s2s-partners-limits-spec"
+	local env, a
+
+	setup(function()
+		env = harness.env()
+		a = env:server{ host = "a.test", plugin = true, vhost_options = { s2s_partners = {
+			{ domain = "b.test", type = "federated", tls = "optional", connection_limit = 2 },
+			{ domain = "c.test", type = "federated", tls = "optional" },
+		} } }
+		-- the authoritative servers of the domains the raw peers prove, with a known secret
+		for _, host in ipairs({ "b.test", "c.test" }) do
+			env:server{ host = host, s2s_require_encryption = false, s2s_secure_auth = false,
+				global_options = { dialback_secret = SECRET } }
+		end
+		env:start()
+	end)
+
+	teardown(function()
+		if env then env:cleanup() end
+	end)
+
+	-- A raw stream to a.test authenticated by dialback as c.test, then asking for b.test too.
+	local function stream_then_b()
+		local peer = assert(rawpeer.connect(a.addr, 5269, T))
+		assert(peer:open("c.test", "a.test"))
+		assert(peer:features(T))
+		assert(peer:dialback_as("c.test", SECRET))
+		assert(peer:expect_dialback_valid(T))
+		assert(peer:dialback_as("b.test", SECRET))
+		return peer
+	end
+
+	it("counts the stream when the limited partner's domain joins it", function()
+		-- b.test's two streams: a.test's own to b.test (it verifies the keys on it) and this one
+		local first = stream_then_b()
+		assert(first:expect_dialback_valid(T))
+		local mark = a:log_mark()
+		local second = stream_then_b()
+		-- this one would be b.test's third: refused, whatever c.test did on it first
+		local condition, text = second:expect_stream_error(T)
+		assert.equal("policy-violation", condition, second:transcript())
+		assert.equal("connection limit reached for b.test (2 streams)", text)
+		assert(a:wait_log("connection limit reached for b%.test", { since = mark, timeout = T }))
+		first:close()
+	end)
+end)
