@@ -138,7 +138,10 @@ describe(RELOADS .. " configuration reloads under traffic #integration", functio
 		-- At most one stream each way per domain is ever recorded; the heap does not grow with reloads.
 		assert.truthy(state.tracked <= 2 * #DOMAINS, util.serialize(state))
 		assert.truthy(state.mem < state_before.mem + 4096, ("Lua heap %d -> %d KiB"):format(state_before.mem, state.mem))
-		assert.truthy(rss_after < rss_before + 32 * 1024, ("RSS %d -> %d KiB"):format(rss_before, rss_after))
+		-- RSS says nothing under the sanitizers of `make asan` (freed memory stays in quarantine)
+		if not (os.getenv("S2SP_PROSODY_ENV") or ""):find("libasan", 1, true) then
+			assert.truthy(rss_after < rss_before + 32 * 1024, ("RSS %d -> %d KiB"):format(rss_before, rss_after))
+		end
 		io.stderr:write(("reload_storm_spec: %d reloads in %.1f s; %d messages delivered, %d bounced, %d forbidden "
 			.. "ones sent to alice, none delivered; RSS %d -> %d KiB; Lua heap %d -> %d KiB; streams tracked %d -> %d\n")
 			:format(RELOADS, elapsed, figures.delivered, figures.bounced, figures.forbidden_in, rss_before, rss_after,
