@@ -32,7 +32,7 @@ HDRS     := $(wildcard module/*.h)
 LUA_SRCS := $(wildcard lua/*.lua)
 WEB_SRCS := $(wildcard lua/web/*.css lua/web/*.js)  # the web panel's assets (lua/http.lib.lua)
 
-.PHONY: all deps test unit integration lint run install uninstall deb asan valgrind fuzz fuzz-long bench clean help
+.PHONY: all deps test unit integration lint run install uninstall deb asan valgrind fuzz fuzz-long bench soak clean help
 
 all: $(PLUGIN)/$(SO_NAME) $(patsubst lua/%,$(PLUGIN)/%,$(LUA_SRCS) $(WEB_SRCS))  ## build the C core and stage the plugin in build/plugins
 
@@ -182,6 +182,17 @@ bench: all  ## benchmarks with checked speed/memory targets: C core, callgrind, 
 		summary="$$summary  $$p: $$res ($$(($$(date +%s) - start)) s)"; \
 	done; sh scripts/kill-test-processes.sh; \
 	echo "== bench:$$summary; total $$(($$(date +%s) - all_start)) s"; exit $$rc
+
+# ---- soak (spec/soak/, README "Reliability"; not part of `make test`) --------------------
+#   SOAK_MINUTES  length of the run (default 10)
+#   SOAK_OUT      directory of the report, samples and plot (default bench/results/soak)
+# Exit status 1 when any outcome, metric or log does not match the policy.
+SOAK_MINUTES ?= 10
+SOAK_OUT     ?= bench/results/soak
+
+soak: all  ## soak: 3 peer servers, 49 domains, traffic, admin edits and reloads for SOAK_MINUTES (default 10)
+	SOAK_MINUTES=$(SOAK_MINUTES) S2SP_SOAK_OUT=$(SOAK_OUT) S2SP_PLUGIN_DIR=$(PLUGIN) $(LUA) spec/soak/soak.lua; \
+		rc=$$?; sh scripts/kill-test-processes.sh; exit $$rc
 
 clean:  ## remove build products
 	rm -rf build build-asan build-fuzz

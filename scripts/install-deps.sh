@@ -7,7 +7,7 @@ set -eu
 PKGS="gcc make pkg-config openssl ca-certificates
       liblua5.4-dev lua5.4 libssl-dev libidn2-dev
       prosody lua-unbound lua-busted lua-check cppcheck clang
-      python3 python3-slixmpp procps iproute2
+      python3 python3-slixmpp python3-matplotlib procps iproute2
       lua-socket lua-sec lua-filesystem lua-dkjson
       ejabberd chromium
       dpkg-dev debhelper luarocks

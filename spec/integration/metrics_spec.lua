@@ -7,6 +7,7 @@ local harness = require "harness"
 local rawpeer = require "rawpeer"
 local http = require "socket.http"
 local util = require "harness.util"
+local openmetrics = require "harness.openmetrics"
 
 local T = util.WAIT -- bound for anything that must happen (see harness README)
 local HTTP_PORT = 5280
@@ -21,24 +22,7 @@ local A_PARTNERS = {
 }
 local DEFAULT = { type = "federated", tls = "required" }
 
--- The samples of an OpenMetrics text: { { name =, labels = { k = v }, value = number }, ... }.
-local function parse(text)
-	local samples = {}
-	for line in text:gmatch("[^\n]+") do
-		if not line:match("^#") then
-			local name, labels, value = line:match("^([%w_:]+)(%b{}) (%S+)$")
-			if not name then
-				name, value = line:match("^([%w_:]+) (%S+)$")
-			end
-			if name then
-				local set = {}
-				for k, v in (labels or ""):gmatch('([%w_]+)="([^"]*)"') do set[k] = v end
-				samples[#samples + 1] = { name = name, labels = set, value = tonumber(value) }
-			end
-		end
-	end
-	return samples
-end
+local parse = openmetrics.parse
 
 describe("metrics with partner labels #integration", function()
 	if not plugin_present then
@@ -75,18 +59,7 @@ describe("metrics with partner labels #integration", function()
 
 	-- The value of the sample `name` (without PREFIX) whose labels are exactly `labels`, or nil.
 	local function value(samples, name, labels)
-		for _, s in ipairs(samples) do
-			if s.name == PREFIX .. name then
-				local same = true
-				for k, v in pairs(labels) do
-					if s.labels[k] ~= v then same = false break end
-				end
-				for k in pairs(s.labels) do
-					if labels[k] == nil then same = false break end
-				end
-				if same then return s.value end
-			end
-		end
+		return openmetrics.value(samples, PREFIX .. name, labels)
 	end
 
 	-- No gauge is ever negative (README "Logging and metrics").
