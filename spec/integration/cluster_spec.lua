@@ -132,6 +132,22 @@ describe("PostgreSQL going away #integration", function()
 		-- sometimes crashes in libpq when it reconnects after a PostgreSQL restart (README
 		-- "Cluster"), which would make this spec flaky for a reason outside the module.
 	end)
+
+	it("starts with the config's partners when storage cannot be read, and never writes over it", function()
+		a:restart() -- PostgreSQL is still down
+		assert.is_nil(listed(a)["b.test"])
+		local out = a:shell('s2s_partners:put("a.test", { domain = "g.test" })')
+		assert.matches("the runtime partner list in storage", out, 1, true)
+		assert(a:wait_log("could not read the runtime partner list in storage", { timeout = T }))
+		a:stop()
+		pg:start()
+		-- what is stored is still the list saved before the outage
+		local ok, stored = pg:psql("prosody", [[SELECT value FROM prosody WHERE host = 'a.test' AND "user" = 'runtime_partners']]
+			.. [[ AND store = 's2s_partners' AND key = 'partners']])
+		assert(ok, stored)
+		assert.matches("b.test", stored, 1, true)
+		assert.is_nil(stored:find("g.test", 1, true))
+	end)
 end)
 
 describe("runtime partners on SQLite #integration", function()
