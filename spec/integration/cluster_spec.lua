@@ -133,13 +133,13 @@ describe("PostgreSQL going away #integration", function()
 		-- "Cluster"), which would make this spec flaky for a reason outside the module.
 	end)
 
-	it("starts with the config's partners when storage cannot be read, and never writes over it", function()
+	it("starts with the config's partners when storage cannot be read, never writes over it, and recovers", function()
 		a:restart() -- PostgreSQL is still down
 		assert.is_nil(listed(a)["b.test"])
 		local out = a:shell('s2s_partners:put("a.test", { domain = "g.test" })')
 		assert.matches("the runtime partner list in storage", out, 1, true)
 		assert(a:wait_log("could not read the runtime partner list in storage", { timeout = T }))
-		a:stop()
+		local mark = a:log_mark()
 		pg:start()
 		-- what is stored is still the list saved before the outage
 		local ok, stored = pg:psql("prosody", [[SELECT value FROM prosody WHERE host = 'a.test' AND "user" = 'runtime_partners']]
@@ -147,6 +147,10 @@ describe("PostgreSQL going away #integration", function()
 		assert(ok, stored)
 		assert.matches("b.test", stored, 1, true)
 		assert.is_nil(stored:find("g.test", 1, true))
+		-- and the node that never reached it puts it in force once it can (its first connection)
+		assert(a:wait_log("Storage of the runtime partner list works again", { since = mark, timeout = T }))
+		assert(util.poll(function() return listed(a)["b.test"] end, T), "the stored list never came into force")
+		assert.matches("OK: Saved: g.test", (a:shell('s2s_partners:put("a.test", { domain = "g.test" })')), 1, true)
 	end)
 end)
 
