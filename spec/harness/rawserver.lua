@@ -152,4 +152,16 @@ function Conn:proceed(opts)
 	return true
 end
 
+--- The next connection, taken through STARTTLS (required) with `cert` ({ cert, key }): the
+-- connection once the TLS stream's header has arrived, or nil and why.
+function Listener:accept_tls(cert, timeout)
+	local conn, err = self:accept(timeout)
+	if not conn then return nil, err end
+	local ok, perr = conn:answer("<starttls xmlns='" .. XMLNS_TLS .. "'><required/></starttls>", timeout)
+	if ok then ok, perr = conn:proceed{ certificate = cert.cert, key = cert.key, timeout = timeout } end
+	if ok then ok, perr = conn:wait_header(timeout) end
+	if not ok then return nil, perr end
+	return conn
+end
+
 return rawserver

@@ -10,7 +10,6 @@ local rawserver = require "rawserver"
 
 local T = harness.util.WAIT -- bound for anything that must happen (see harness README)
 local XMLNS_STREAM = "http://etherx.jabber.org/streams"
-local STARTTLS = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
 
 describe("outgoing negotiation addressed to another local host (F3) #integration", function()
 	local env, a, alice, fake, cert
@@ -35,10 +34,7 @@ describe("outgoing negotiation addressed to another local host (F3) #integration
 	it("refuses the stream: the component never negotiates on a.test's stream, nothing is sent", function()
 		local mark = a:log_mark()
 		assert(alice:send_message("bob@p.test", "only for a proven p.test"))
-		local conn = assert(fake:accept(T))
-		assert(conn:answer(STARTTLS))
-		assert(conn:proceed{ certificate = cert.cert, key = cert.key, timeout = T })
-		assert(conn:wait_header(T))
+		local conn = assert(fake:accept_tls(cert, T))
 		-- features "to" the component, offering EXTERNAL; then success "to" it if asked
 		assert(conn:send(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='%s'"
 			.. " from='p.test' to='a.test' id='raw-2' version='1.0'><stream:features to='muc.a.test'>"

@@ -8,7 +8,6 @@ local rawserver = require "rawserver"
 
 local T = harness.util.WAIT -- bound for anything that must happen (see harness README)
 local XMLNS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-local STARTTLS = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
 local EXTERNAL = "<mechanisms xmlns='" .. XMLNS_SASL .. "'><mechanism>EXTERNAL</mechanism></mechanisms>"
 
 describe("a SASL failure text from the peer (F19) #integration", function()
@@ -33,9 +32,7 @@ describe("a SASL failure text from the peer (F19) #integration", function()
 	it("is one bounded, printable line in the refusal, the log and the bounce", function()
 		local mark = a:log_mark()
 		assert(alice:send_message("bob@s.test", "hello"))
-		local conn = assert(fake:accept(T))
-		assert(conn:answer(STARTTLS))
-		assert(conn:proceed{ certificate = cert.cert, key = cert.key, timeout = T })
+		local conn = assert(fake:accept_tls(cert, T))
 		assert(conn:answer(EXTERNAL))
 		assert(conn:expect("auth", XMLNS_SASL, T), conn:transcript())
 		local forged = "no\nDec 01 00:00:00 a.test:s2s_partners\tinfo\tPartner evil.test authenticated\r\n" .. ("x"):rep(500)
