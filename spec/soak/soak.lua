@@ -76,6 +76,9 @@ local function run()
 	local on = {} -- toggled domains now put as runtime partners
 	local ctx = { alice = alice, domains = domains, forbidden = {}, tally = {},
 		account = function (jid) return assert(accounts[jid], jid) end,
+		dropped_subscribes = function ()
+			return openmetrics.sum(scrape(), PREFIX .. "dropped_total", { partner_type = "public_unverified", kind = "subscribe" })
+		end,
 		class_of = function (d)
 			if d.class == "toggled" then return on[d.domain] and "allowed" or "unlisted" end
 			return d.class

@@ -27,7 +27,8 @@ end
 
 --- Send one round for every domain and check it. ctx: alice, account(jid), domains (from
 -- plan), class_of(d) (the current class), forbidden (set of alice's inbox keys that must never
--- appear, kept across rounds), tally. Returns nil, why on the first wrong outcome.
+-- appear, kept across rounds), tally, dropped_subscribes() (a.test's counter of dropped
+-- subscription requests). Returns nil, why on the first wrong outcome.
 function traffic.round(ctx, r)
 	local alice, tally, forbidden = ctx.alice, ctx.tally, ctx.forbidden
 	local expected, checks = {}, {}
@@ -111,9 +112,15 @@ function traffic.subscriptions(ctx, d)
 	local alice, sub, tally = ctx.alice, ctx.account("sub@" .. d.domain), ctx.tally
 	local jid = "sub@" .. d.domain
 	assert(sub:clear())
+	local dropped = ctx.dropped_subscribes()
 	assert(sub:subscribe("alice@a.test"))
 	if d.partner.type == "public_unverified" then
 		count(tally, "subscription in (dropped)", "sent")
+		-- Dropped before alice asks in turn: her request puts sub in her roster, and a request from
+		-- a contact in the roster is delivered (README "Partner types").
+		if not util.poll(function() return ctx.dropped_subscribes() > dropped end, T, 0.1) then
+			return nil, "the request from " .. jid .. " was not dropped"
+		end
 	else
 		count(tally, "subscription in (approved)", "sent")
 		if not sub:expect_presence{ from = "alice@a.test", type = "subscribed", timeout = T } then
