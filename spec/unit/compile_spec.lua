@@ -405,8 +405,6 @@ describe("partners.compile", function()
 end)
 
 describe("compiled partners' method lists", function()
-	local partners = require "s2s_partners"
-
 	it("are shared by the partners of one row, and read-only", function()
 		local p = assert(partners.compile({ { domain = "a.test" }, { domain = "b.test" },
 			{ domain = "c.test", tls = "optional", sasl = "not_supported" } }))
