@@ -13,15 +13,9 @@
 
 local UNSET = setmetatable({}, { __tostring = function () return "(unset)"; end });
 
-local function copy(value)
-	if type(value) ~= "table" then return value; end
-	local out = {};
-	for k, v in pairs(value) do out[k] = copy(v); end
-	return out;
-end
-
 return function (core, policy, runtime, audit, sessions)
-	local ops = { UNSET = UNSET, copy = copy };
+	local copy = runtime.copy;
+	local ops = { UNSET = UNSET };
 	local schema = {};
 	for _, field in ipairs(core.schema()) do schema[field.name] = field; end
 

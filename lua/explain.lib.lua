@@ -48,10 +48,7 @@ return function (core, policy, contacts)
 		return out, notes;
 	end
 
-	local function allows(partner, name)
-		for _, m in ipairs(partner.methods) do if m == name then return true; end end
-		return false;
-	end
+	local allows = policy.allows;
 
 	local tls_incoming = {
 		required = "STARTTLS, required: nothing else is offered before TLS";
@@ -70,8 +67,9 @@ return function (core, policy, contacts)
 			out[#out + 1] = incoming and "SASL EXTERNAL after TLS, when its certificate is valid for the domain"
 				or "SASL EXTERNAL after TLS, when offered and the peer's certificate identifies it";
 		end
-		if allows(partner, "tls_dialback") then out[#out + 1] = "dialback over TLS"; end
-		if allows(partner, "tcp_dialback") then out[#out + 1] = "dialback without TLS"; end
+		for _, name in ipairs({ "tls_dialback", "tcp_dialback" }) do
+			if allows(partner, name) then out[#out + 1] = label_of[name]; end
+		end
 		return table.concat(out, "; ");
 	end
 

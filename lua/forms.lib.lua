@@ -64,11 +64,7 @@ return function (admin, xdata, access)
 		if not partner then return failed(origin); end
 		local values = xdata.values(partner);
 		values.origin, values.class, values.message = origin, partner.class, partner.message;
-		local labels = {};
-		for _, m in ipairs(core.methods()) do
-			for _, allowed in ipairs(partner.methods) do if allowed == m.name then labels[#labels + 1] = m.label; end end
-		end
-		values.methods = table.concat(labels, "\n");
+		values.methods = table.concat(render.method_labels(partner), "\n");
 		return completed(render.describe(partner, origin), { result = { layout = xdata.show_form, values = values } });
 	end));
 

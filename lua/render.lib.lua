@@ -49,6 +49,18 @@ return function (core)
 		return rows;
 	end
 
+	local methods = core.methods(); -- { { name, label } } in report order
+
+	--- The labels of the methods `partner` allows, in report order.
+	function render.method_labels(partner)
+		local allowed, labels = {}, {};
+		for _, name in ipairs(partner.methods) do allowed[name] = true; end
+		for _, m in ipairs(methods) do
+			if allowed[m.name] then labels[#labels + 1] = m.label; end
+		end
+		return labels;
+	end
+
 	--- Every field of a partner, in schema order, then what the core derived from them:
 	-- { { field, value, source = "set" | "default" } ... } for show.
 	function render.show_rows(partner, origin, record)
@@ -60,12 +72,7 @@ return function (core)
 		end
 		rows[#rows + 1] = { field = "origin", value = origin, source = "" };
 		rows[#rows + 1] = { field = "class", value = partner.class .. (partner.message and (": " .. partner.message) or ""), source = "" };
-		local labels = {};
-		for _, m in ipairs(core.methods()) do
-			for _, allowed in ipairs(partner.methods) do
-				if allowed == m.name then labels[#labels + 1] = m.label; end
-			end
-		end
+		local labels = render.method_labels(partner);
 		rows[#rows + 1] = { field = "methods", value = #labels > 0 and table.concat(labels, ", ") or "none", source = "" };
 		return rows;
 	end

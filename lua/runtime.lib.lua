@@ -34,7 +34,7 @@ end
 return function (policy)
 	local store = module:open_store("s2s_partners");
 	local lock = module:require("clusterlock")("s2s_partners");
-	local runtime = { interval = SYNC_INTERVAL };
+	local runtime = { interval = SYNC_INTERVAL, copy = copy }; -- copy: a deep copy of a record or list (admin.lib.lua)
 	local revision, writer; -- of the list in force; nil before the first successful read
 	local fault;            -- why storage cannot be used now, or nil
 
