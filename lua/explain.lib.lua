@@ -12,13 +12,9 @@ return function (core, policy, contacts)
 
 	-- What Prosody's own options do to the methods a partner allows (README "Options").
 	local function host_options()
-		local host = module.host;
-		return {
-			require_encryption = module:get_option_boolean("s2s_require_encryption", true);
-			secure_auth = module:get_option_boolean("s2s_secure_auth", false);
-			direct_tls = not module:get_option_set("s2s_direct_tls_ports", {}):empty();
-			certificate = module:get_option("ssl") ~= nil or certmanager.find_host_cert(host) ~= nil;
-		};
+		local options = policy.prosody_options();
+		options.certificate = module:get_option("ssl") ~= nil or certmanager.find_host_cert(module.host) ~= nil;
+		return options;
 	end
 
 	local function labels(list)

@@ -59,11 +59,21 @@ return function (core)
 		return compiled, err, n_config; -- err: the warnings
 	end
 
+	-- Prosody's own options that bear on what a partner's rule can do (README "Options"); read
+	-- here for the warnings below and for explain.lib.lua.
+	function self.prosody_options()
+		return {
+			require_encryption = module:get_option_boolean("s2s_require_encryption", true);
+			secure_auth = module:get_option_boolean("s2s_secure_auth", false);
+			direct_tls = not module:get_option_set("s2s_direct_tls_ports", {}):empty();
+		};
+	end
+
 	local function warn_about_globals(compiled)
 		-- Prosody's own global options are applied by mod_s2s / mod_tls before or after us and
 		-- can make a partner's rule impossible; say so at start rather than fail mysteriously.
-		local require_encryption = module:get_option_boolean("s2s_require_encryption", true);
-		local secure_auth = module:get_option_boolean("s2s_secure_auth", false);
+		local options = self.prosody_options();
+		local require_encryption, secure_auth = options.require_encryption, options.secure_auth;
 		for _, partner in ipairs(compiled:partners()) do
 			if require_encryption and partner.tls ~= "required" then
 				module:log("warn", "Partner %s has tls = %q but s2s_require_encryption is on: Prosody will refuse its "
@@ -75,7 +85,7 @@ return function (core)
 					.. "without a trusted certificate; set s2s_secure_auth = false (the module enforces SASL rules itself)",
 					partner.domain);
 			end
-			if partner.tls == "not_supported" and not module:get_option_set("s2s_direct_tls_ports", {}):empty() then
+			if partner.tls == "not_supported" and options.direct_tls then
 				module:log("warn", "Partner %s has tls = \"not_supported\" but s2s_direct_tls_ports is set: "
 					.. "direct TLS connections cannot be made plaintext", partner.domain);
 			end
