@@ -6,6 +6,8 @@
  * policy:resolve(domain) -> partner | nil
  * policy:partners()      -> { partner, ... }
  * policy:default()       -> partner | nil
+ * policy:types()         -> { [type] = true, ... } (partners and default partner)
+ * policy:count_where(field, value) -> how many listed partners have tls/sasl/dialback == value
  *
  * compile() validates every record (validate.c) into a Lua table built once, and indexes the
  * normalised domains in an open-addressing table owned by the policy userdata (freed from
@@ -25,6 +27,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <string.h>
 
 #define UV_PARTNERS 1
 #define UV_DEFAULT  2
@@ -73,6 +76,10 @@ static int compile_protected(lua_State *L)
 	p = lua_newuserdatauv(L, sizeof *p, 2);
 	s2sp_ptable_init(&p->domains);
 	p->npartners = 0;
+	p->types = 0;
+	memset(p->n_tls, 0, sizeof p->n_tls);
+	memset(p->n_sasl, 0, sizeof p->n_sasl);
+	memset(p->n_dialback, 0, sizeof p->n_dialback);
 	p->has_default = false;
 	p->closed = false;
 	luaL_setmetatable(L, S2SP_POLICY_MT);
@@ -215,6 +222,58 @@ static int l_default(lua_State *L)
 	return 1;
 }
 
+/* policy:types() -> { [type] = true, ... }: the types of the partners and the default partner */
+static int l_types(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+	unsigned t;
+
+	lua_createtable(L, 0, S2SP_PARTNER_TYPE_COUNT);
+	for (t = 0; t < S2SP_PARTNER_TYPE_COUNT; t++) {
+		if (p->types & (1u << t)) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, s2sp_partner_type_name((enum s2sp_partner_type)t));
+		}
+	}
+	return 1;
+}
+
+/*
+ * policy:count_where(field, value) -> integer: how many listed partners (the default partner
+ * is not counted) have field == value, for field "tls", "sasl" (a value such as "required")
+ * or "dialback" (a boolean). A value no partner can have (another type, an unknown name)
+ * counts 0; any other field raises.
+ */
+static int l_count_where(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+	const char *field = luaL_checkstring(L, 2);
+	const uint32_t *counts;
+	enum s2sp_negotiation v;
+	const char *s;
+	size_t len;
+
+	if (strcmp(field, "dialback") == 0) {
+		lua_pushinteger(L, lua_type(L, 3) != LUA_TBOOLEAN ? 0
+				   : (lua_Integer)p->n_dialback[lua_toboolean(L, 3) ? 1 : 0]);
+		return 1;
+	}
+	if (strcmp(field, "tls") == 0)
+		counts = p->n_tls;
+	else if (strcmp(field, "sasl") == 0)
+		counts = p->n_sasl;
+	else
+		return luaL_argerror(L, 2, lua_pushfstring(L, "cannot count partners by field "
+				     "\"%s\" (tls, sasl or dialback)", field));
+	if (lua_type(L, 3) != LUA_TSTRING) {
+		lua_pushinteger(L, 0);
+		return 1;
+	}
+	s = lua_tolstring(L, 3, &len);
+	lua_pushinteger(L, s2sp_negotiation_parse(s, len, &v) == 0 ? (lua_Integer)counts[v] : 0);
+	return 1;
+}
+
 /* #policy -> number of partners */
 static int l_len(lua_State *L)
 {
@@ -264,6 +323,8 @@ void s2sp_open_policy(lua_State *L)
 		{ "resolve",  l_resolve  },
 		{ "partners", l_partners },
 		{ "default",  l_default  },
+		{ "types",       l_types       },
+		{ "count_where", l_count_where },
 		{ NULL,       NULL       },
 	};
 	static const luaL_Reg policy_meta[] = {

@@ -5,7 +5,9 @@
 #ifndef S2SP_POLICY_H
 #define S2SP_POLICY_H
 
+#include "matrix.h"
 #include "ptable.h"
+#include "record.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +20,11 @@
 struct s2sp_policy {
 	struct s2sp_ptable domains; /* normalised domain -> 1-based partner index */
 	uint32_t npartners;
+	unsigned types; /* bit 1 << type of every partner type present, default partner included */
+	/* listed partners (not the default) by value of tls, sasl and dialback (0 false, 1 true) */
+	uint32_t n_tls[S2SP_NEGOTIATION_COUNT];
+	uint32_t n_sasl[S2SP_NEGOTIATION_COUNT];
+	uint32_t n_dialback[2];
 	bool has_default;
 	bool closed; /* __close or __gc ran: domains is freed */
 };

@@ -712,6 +712,12 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 	lua_pushboolean(L, index == 0);
 	lua_setfield(L, r.out, "default");
 
+	p->types |= 1u << type;
+	if (index != 0) {
+		p->n_tls[tls]++;
+		p->n_sasl[sasl]++;
+		p->n_dialback[dialback ? 1 : 0]++;
+	}
 	if (row.cls == S2SP_WARNING) {
 		push_warning(&r, index != 0 ? domain : NULL, tls, sasl, dialback, row.message);
 		lua_rawseti(L, warnings, (lua_Integer)lua_rawlen(L, warnings) + 1);

@@ -154,6 +154,67 @@ describe("policy:partners", function()
 	end)
 end)
 
+describe("policy:types", function()
+	it("names the types of the partners and of the default partner, in a fresh table each time", function()
+		local policy = assert(partners.compile(list, default))
+		-- fabrikam federated, the other two public_unverified by default, as is the default partner
+		assert.same({ federated = true, public_unverified = true }, policy:types())
+		local types = policy:types()
+		types.public_verified = true
+		assert.same({ federated = true, public_unverified = true }, policy:types())
+		assert.same({ public_verified = true }, assert(partners.compile({}, { type = "public_verified" })):types())
+		assert.same({ public_verified = true, public_unverified = true },
+			assert(partners.compile({ { domain = "a.example", type = "public_verified" } }, {})):types())
+		assert.same({}, assert(partners.compile({})):types())
+	end)
+end)
+
+describe("policy:count_where", function()
+	local policy = assert(partners.compile(list, default))
+
+	it("counts the listed partners by tls, sasl and dialback, not the default partner", function()
+		assert.equal(2, policy:count_where("tls", "required"))
+		assert.equal(1, policy:count_where("tls", "optional"))
+		assert.equal(0, policy:count_where("tls", "not_supported"))
+		assert.equal(2, policy:count_where("sasl", "optional"))
+		assert.equal(1, policy:count_where("sasl", "required"))
+		assert.equal(2, policy:count_where("dialback", true))
+		assert.equal(1, policy:count_where("dialback", false))
+		assert.equal(0, assert(partners.compile({}, default)):count_where("tls", "required"))
+		assert.is_true(math.type(policy:count_where("tls", "required")) == "integer")
+	end)
+
+	it("counts nobody for a value no partner can have", function()
+		assert.equal(0, policy:count_where("tls", "Required"))
+		assert.equal(0, policy:count_where("tls", true))
+		assert.equal(0, policy:count_where("sasl", nil))
+		assert.equal(0, policy:count_where("dialback", "true"))
+	end)
+
+	it("refuses any other field", function()
+		assert.has_error(function()
+			policy:count_where("type", "federated")
+		end, 'bad argument #1 to \'count_where\' (cannot count partners by field "type" (tls, sasl or dialback))')
+		assert.has_error(function() policy:count_where(nil, "required") end)
+	end)
+
+	it("agrees with the partners themselves", function()
+		local big = {}
+		local values = { "required", "optional", "not_supported" }
+		for i = 1, 300 do
+			local tls, sasl = values[i % 2 + 1], values[i % 3 + 1]
+			if tls == "optional" and sasl == "required" then sasl = "optional" end
+			big[i] = { domain = "p" .. i .. ".example", tls = tls, sasl = sasl, dialback = sasl == "not_supported" or i % 5 ~= 0 }
+		end
+		local compiled = assert(partners.compile(big))
+		for _, field in ipairs({ "tls", "sasl", "dialback" }) do
+			local counts = {}
+			for _, p in ipairs(compiled:partners()) do counts[p[field]] = (counts[p[field]] or 0) + 1 end
+			for value, count in pairs(counts) do assert.equal(count, compiled:count_where(field, value)) end
+		end
+	end)
+end)
+
 describe("a closed policy", function()
 	it("refuses lookups instead of answering from freed memory", function()
 		local policy = assert(partners.compile(list, default))
