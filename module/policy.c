@@ -9,10 +9,15 @@
  * policy:types()         -> { [type] = true, ... } (partners and default partner)
  * policy:count_where(field, value) -> how many listed partners have tls/sasl/dialback == value
  *
- * compile() validates every record (validate.c) into a Lua table built once, and indexes the
- * normalised domains in an open-addressing table owned by the policy userdata (freed from
- * __gc, so a validation error thrown half-way through leaks nothing). The partner tables live
- * in the userdata's uservalues: 1 = list of partners in config order, 2 = default partner.
+ * compile() validates every record (validate.c) into a compact C record (prec.h: enums, flags
+ * and offsets into one string arena) and indexes the normalised domains in an open-addressing
+ * table (ptable.c). No Lua table is built per partner at compile time: a partner's table is
+ * built on first use (lookup, resolve, partners; pview.c) and kept in uservalue 1 (a list by
+ * partner index), so every later call returns the same table. The default partner's table is
+ * built by compile() itself, in uservalue 2. policy:types() and count_where() answer from
+ * counts made at compile time. Records, strings and domain table are owned by the policy
+ * userdata and freed from __gc, so a validation error thrown half-way through leaks nothing;
+ * __close frees only the domain table (lookups then raise; partners() and default() answer).
  *
  * A refusal's detail says where it is: { index = N (the record's position; 0 for the default
  * partner; absent for the list itself), field = "tls" (absent when not about one field), message
@@ -23,14 +28,13 @@
 #include "policy.h"
 #include "idna.h"
 #include "lua_api.h"
+#include "pview.h"
 #include "validate.h"
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
-
-#define UV_PARTNERS 1
-#define UV_DEFAULT  2
 
 /* Raise the compile error "[<prefix>: ]<reason>" about the list; lua_pushfstring's format. */
 static int raise_error(lua_State *L, const char *prefix, const char *fmt, ...)
@@ -47,15 +51,39 @@ static int raise_error(lua_State *L, const char *prefix, const char *fmt, ...)
 #define LIST_PREFIX  "partners"
 #define LIST_PROBLEM "expected a list of partner records, got %s"
 
+/*
+ * How many domains the n records of the list at index 1 name, as far as can be told before
+ * validating them: so that the domain table is sized once (each doubling rehashes it all). At
+ * most 8 per record on average: the size is a hint, and a bogus list must not reserve much.
+ */
+static size_t count_domains(lua_State *L, lua_Integer n)
+{
+	size_t total = (size_t)n;
+	lua_Integer i;
+
+	lua_pushliteral(L, "additional_domains");
+	for (i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, 1, i) == LUA_TTABLE) {
+			lua_pushvalue(L, -2);
+			if (lua_rawget(L, -2) == LUA_TTABLE)
+				total += (size_t)lua_rawlen(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return total / 8 > (size_t)n ? 8 * (size_t)n : total;
+}
+
 /* The body of compile(), run under lua_pcall: raises on any refusal. */
 static int compile_protected(lua_State *L)
 {
 	struct s2sp_policy *p;
 	const char *problem;
 	lua_Integer i, n = 0, hole = 0;
-	int pol, partners, warnings, base;
+	int pol, warnings, base;
 
-	luaL_checkstack(L, 40, NULL);
+	luaL_checkstack(L, 60, NULL);
 	lua_settop(L, 2);
 	if (!lua_istable(L, 1))
 		raise_error(L, LIST_PREFIX, LIST_PROBLEM, luaL_typename(L, 1));
@@ -74,20 +102,13 @@ static int compile_protected(lua_State *L)
 
 	/* the userdata first: from here on, what it owns is freed by __gc whatever happens */
 	p = lua_newuserdatauv(L, sizeof *p, 2);
+	memset(p, 0, sizeof *p);
 	s2sp_ptable_init(&p->domains);
-	p->npartners = 0;
-	p->types = 0;
-	memset(p->n_tls, 0, sizeof p->n_tls);
-	memset(p->n_sasl, 0, sizeof p->n_sasl);
-	memset(p->n_dialback, 0, sizeof p->n_dialback);
-	p->has_default = false;
-	p->closed = false;
 	luaL_setmetatable(L, S2SP_POLICY_MT);
 	pol = lua_gettop(L);
-	if (s2sp_ptable_reserve(&p->domains, (size_t)n) != 0)
+	p->recs = calloc((size_t)n + 1, sizeof *p->recs);
+	if (p->recs == NULL || s2sp_ptable_reserve(&p->domains, count_domains(L, n)) != 0)
 		raise_error(L, NULL, "not enough memory");
-	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
-	partners = lua_gettop(L);
 	lua_newtable(L);
 	warnings = lua_gettop(L);
 	base = lua_gettop(L);
@@ -95,17 +116,18 @@ static int compile_protected(lua_State *L)
 	for (i = 1; i <= n; i++) {
 		lua_rawgeti(L, 1, i);
 		s2sp_compile_record(L, p, i, base + 1, 1, warnings);
-		lua_rawseti(L, partners, i);
 		lua_settop(L, base);
 	}
 	p->npartners = (uint32_t)n;
+	/* the partners' tables, built on first use (pview.c) */
+	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+	lua_setiuservalue(L, pol, S2SP_UV_PARTNERS);
 	if (!lua_isnil(L, 2)) {
 		s2sp_compile_record(L, p, 0, 2, 1, warnings);
-		lua_setiuservalue(L, pol, UV_DEFAULT);
+		s2sp_pview_build(L, p, 0);
+		lua_setiuservalue(L, pol, S2SP_UV_DEFAULT);
 		p->has_default = true;
 	}
-	lua_pushvalue(L, partners);
-	lua_setiuservalue(L, pol, UV_PARTNERS);
 	lua_pushvalue(L, pol);
 	lua_pushvalue(L, warnings);
 	return 2;
@@ -178,8 +200,7 @@ static int push_lookup(lua_State *L, const struct s2sp_policy *p)
 	index = s2sp_policy_find(p, domain, len);
 	if (index == 0)
 		return 0;
-	lua_getiuservalue(L, 1, UV_PARTNERS);
-	lua_rawgeti(L, -1, (lua_Integer)index);
+	s2sp_pview_push(L, 1, p, index);
 	return 1;
 }
 
@@ -195,21 +216,21 @@ static int l_lookup(lua_State *L)
 static int l_resolve(lua_State *L)
 {
 	if (push_lookup(L, check_open_policy(L, 1)) == 0)
-		lua_getiuservalue(L, 1, UV_DEFAULT);
+		lua_getiuservalue(L, 1, S2SP_UV_DEFAULT);
 	return 1;
 }
 
-/* policy:partners() -> { partner, ... } (a fresh list, config order) */
+/* policy:partners() -> { partner, ... } (a fresh list, config order; builds every partner's
+ * table not built yet) */
 static int l_partners(lua_State *L)
 {
 	struct s2sp_policy *p = check_policy(L, 1);
-	lua_Integer i;
+	uint32_t i;
 
-	lua_getiuservalue(L, 1, UV_PARTNERS);
 	lua_createtable(L, p->npartners > INT_MAX ? INT_MAX : (int)p->npartners, 0);
-	for (i = 1; i <= (lua_Integer)p->npartners; i++) {
-		lua_rawgeti(L, -2, i);
-		lua_rawseti(L, -2, i);
+	for (i = 1; i <= p->npartners; i++) {
+		s2sp_pview_push(L, 1, p, i);
+		lua_rawseti(L, -2, (lua_Integer)i);
 	}
 	return 1;
 }
@@ -218,7 +239,7 @@ static int l_partners(lua_State *L)
 static int l_default(lua_State *L)
 {
 	check_policy(L, 1);
-	lua_getiuservalue(L, 1, UV_DEFAULT);
+	lua_getiuservalue(L, 1, S2SP_UV_DEFAULT);
 	return 1;
 }
 
@@ -291,13 +312,25 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
-/* __gc and __close: free the domain table; lookups on a closed policy raise. */
-static int l_destroy(lua_State *L)
+/* __close: free the domain table; lookups on a closed policy raise, the rest still answers. */
+static int l_close(lua_State *L)
 {
 	struct s2sp_policy *p = check_policy(L, 1);
 
 	s2sp_ptable_free(&p->domains);
 	p->closed = true;
+	return 0;
+}
+
+/* __gc: free everything the policy owns. */
+static int l_gc(lua_State *L)
+{
+	struct s2sp_policy *p = check_policy(L, 1);
+
+	l_close(L);
+	free(p->recs);
+	p->recs = NULL;
+	s2sp_arena_free(&p->strings);
 	return 0;
 }
 
@@ -328,8 +361,8 @@ void s2sp_open_policy(lua_State *L)
 		{ NULL,       NULL       },
 	};
 	static const luaL_Reg policy_meta[] = {
-		{ "__gc",       l_destroy  },
-		{ "__close",    l_destroy  },
+		{ "__gc",       l_gc       },
+		{ "__close",    l_close    },
 		{ "__len",      l_len      },
 		{ "__tostring", l_tostring },
 		{ NULL,         NULL       },

@@ -6,6 +6,7 @@
 #define S2SP_POLICY_H
 
 #include "matrix.h"
+#include "prec.h"
 #include "ptable.h"
 #include "record.h"
 
@@ -16,9 +17,15 @@
 #define S2SP_POLICY_MT  "s2s_partners.policy"
 #define S2SP_WARNING_MT "s2s_partners.warning"
 
-/* The C side of a policy userdata; its partner tables live in the userdata's uservalues. */
+/* The policy userdata's uservalues: the Lua tables of the partners, built on first use. */
+#define S2SP_UV_PARTNERS 1 /* [index] = partner table, once built */
+#define S2SP_UV_DEFAULT  2 /* the default partner's table, or nil */
+
+/* The C side of a policy userdata: what compile() validated, in compact form. */
 struct s2sp_policy {
 	struct s2sp_ptable domains; /* normalised domain -> 1-based partner index */
+	struct s2sp_prec *recs;     /* [0] the default partner, [1..npartners] the list; NULL once freed */
+	struct s2sp_arena strings;  /* the records' strings */
 	uint32_t npartners;
 	unsigned types; /* bit 1 << type of every partner type present, default partner included */
 	/* listed partners (not the default) by value of tls, sasl and dialback (0 false, 1 true) */

@@ -5,12 +5,15 @@
  * collision floods; lookups, which do come from remote servers, cost one hash and a short
  * probe whatever the input.
  */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE, MAP_ANONYMOUS */
 #include "ptable.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MIN_SLOTS 16
+#define HUGE_PAGE ((size_t)2 << 20)
 
 /* FNV-1a, then the murmur3 finaliser so that linear probing sees well-mixed low bits. */
 static uint32_t hash_key(const char *key, size_t len)
@@ -51,15 +54,53 @@ static struct s2sp_pslot *probe(const struct s2sp_ptable *t, uint32_t h, const c
 	}
 }
 
+/*
+ * nslots zeroed slots. Small arrays come from calloc (*mapped = 0); from HUGE_PAGE on, a mapping
+ * of whole huge pages, aligned to one, advised for THP (*mapped = its length).
+ */
+static struct s2sp_pslot *alloc_slots(size_t nslots, size_t *mapped)
+{
+	size_t bytes = nslots * sizeof(struct s2sp_pslot), len, head;
+	char *map, *start;
+
+	*mapped = 0;
+	if (bytes < HUGE_PAGE)
+		return calloc(nslots, sizeof(struct s2sp_pslot));
+	len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	map = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	start = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	head = (size_t)(start - map);
+	if (head > 0)
+		munmap(map, head);
+	if (HUGE_PAGE - head > 0)
+		munmap(start + len, HUGE_PAGE - head);
+#ifdef MADV_HUGEPAGE
+	madvise(start, len, MADV_HUGEPAGE); /* advice only: without THP, 4 KiB pages do */
+#endif
+	*mapped = len;
+	return (struct s2sp_pslot *)(void *)start;
+}
+
+static void free_slots(struct s2sp_pslot *slots, size_t mapped)
+{
+	if (mapped != 0)
+		munmap(slots, mapped);
+	else
+		free(slots);
+}
+
 static int rehash(struct s2sp_ptable *t, size_t nslots)
 {
 	struct s2sp_pslot *old = t->slots, *fresh;
-	size_t i, oldn = t->slots != NULL ? t->mask + 1 : 0;
+	size_t i, oldn = t->slots != NULL ? t->mask + 1 : 0, old_mapped = t->mapped, mapped;
 
-	fresh = calloc(nslots, sizeof *fresh);
+	fresh = alloc_slots(nslots, &mapped);
 	if (fresh == NULL)
 		return -1;
 	t->slots = fresh;
+	t->mapped = mapped;
 	t->mask = nslots - 1;
 	for (i = 0; i < oldn; i++) {
 		if (old[i].value != 0) {
@@ -70,7 +111,7 @@ static int rehash(struct s2sp_ptable *t, size_t nslots)
 			fresh[j] = old[i];
 		}
 	}
-	free(old);
+	free_slots(old, old_mapped);
 	return 0;
 }
 
@@ -148,7 +189,8 @@ uint32_t s2sp_ptable_get(const struct s2sp_ptable *t, const char *key, size_t le
 
 void s2sp_ptable_free(struct s2sp_ptable *t)
 {
-	free(t->slots);
+	if (t->slots != NULL)
+		free_slots(t->slots, t->mapped);
 	free(t->arena);
 	s2sp_ptable_init(t);
 }

@@ -3,7 +3,9 @@
  *
  * An open-addressing hash table (linear probing, load factor at most 1/2) whose keys live in
  * one string arena. Pure C, no Lua: usable from fuzz targets. The Lua policy object owns one
- * and frees it from __gc.
+ * and frees it from __gc. A slot array of 2 MiB or more is a mapping of its own, aligned and
+ * advised for transparent huge pages (MADV_HUGEPAGE): lookups in a big table would otherwise
+ * miss the TLB on most probes.
  */
 #ifndef S2SP_PTABLE_H
 #define S2SP_PTABLE_H
@@ -20,6 +22,7 @@ struct s2sp_pslot {
 
 struct s2sp_ptable {
 	struct s2sp_pslot *slots;
+	size_t mapped; /* bytes of the slots' own mapping (huge pages), or 0 when from calloc */
 	size_t mask;  /* slot count - 1; the slot count is a power of two */
 	size_t count; /* keys held */
 	char *arena;  /* keys, back to back */

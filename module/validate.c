@@ -1,11 +1,14 @@
 /*
- * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation matrix") into its partner table.
+ * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation
+ * matrix") into its compact form (prec.h).
  *
  * Every refusal raises a compile error (s2sp_push_compile_error) whose text is
  * "<partner N (domain)|default partner>: <reason>"; policy.c runs the whole compilation under
  * lua_pcall and turns that into nil, text, detail. Field names and defaults are the schema's
- * (schema.c, README "Partner record"). Nothing here allocates outside Lua's heap and the
- * policy's own table, so a refusal half-way through leaks nothing.
+ * (schema.c, README "Partner record"). No Lua table is built for a partner here (pview.c does,
+ * on first use): the record's values go into a struct s2sp_prec, its strings into the policy's
+ * arena and its domains into the policy's domain table. All three are owned by the policy
+ * userdata (freed from __gc), so a refusal half-way through leaks nothing.
  */
 #include "validate.h"
 #include "idna.h"
@@ -29,8 +32,10 @@
 /* One record being compiled: where it is on the stack and how errors name it. */
 struct record {
 	lua_State *L;
+	struct s2sp_policy *p;
+	struct s2sp_prec *out; /* the compact record being filled in */
 	int rec;               /* absolute index of the record table */
-	int out;               /* absolute index of the partner table being built */
+	int slots;             /* absolute index of the first of S2SP_F_COUNT field values */
 	lua_Integer index;     /* 1-based position in the list; 0 for the default partner */
 	enum s2sp_field field; /* the field being checked, which errors are about; or NO_FIELD */
 	bool has_prefix;       /* prefix is made on first use: only errors and warnings need it */
@@ -186,18 +191,13 @@ const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n, lua_Integer
 	return NULL;
 }
 
-/* Push record[field] (raw access) and return its type; errors from now on are about f. */
+/* Push the record's field f (raw access, gathered by check_keys) and return its type; errors
+ * from now on are about f. */
 static int get_field(struct record *r, enum s2sp_field f)
 {
 	r->field = f;
-	lua_pushstring(r->L, NAME(f));
-	return lua_rawget(r->L, r->rec);
-}
-
-/* out[field] = value on top of the stack (popped). */
-static void set_field(struct record *r, enum s2sp_field f)
-{
-	lua_setfield(r->L, r->out, NAME(f));
+	lua_pushvalue(r->L, r->slots + (int)f);
+	return lua_type(r->L, -1);
 }
 
 /* How errors name the record: "partner N (domain)", "partner N" or "default partner". */
@@ -215,7 +215,13 @@ static const char *prefix_of(struct record *r)
 		snprintf(r->prefix, sizeof r->prefix, "default partner");
 		return r->prefix;
 	}
-	if (lua_istable(L, r->rec) && get_field(r, S2SP_F_DOMAIN) == LUA_TSTRING) {
+	lua_pushnil(L);
+	if (lua_istable(L, r->rec)) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, "domain");
+		lua_rawget(L, r->rec);
+	}
+	if (lua_type(L, -1) == LUA_TSTRING) {
 		s = lua_tolstring(L, -1, &len);
 		s2sp_escape(s, len, SHOWN_MAX, shown, sizeof shown);
 		snprintf(r->prefix, sizeof r->prefix, "partner %lld (%s)", (long long)r->index,
@@ -223,12 +229,15 @@ static const char *prefix_of(struct record *r)
 	} else {
 		snprintf(r->prefix, sizeof r->prefix, "partner %lld", (long long)r->index);
 	}
-	if (lua_istable(L, r->rec))
-		lua_pop(L, 1);
+	lua_pop(L, 1);
 	return r->prefix;
 }
 
-/* Refuse fields a record may not have; deterministic whatever the traversal order. */
+/*
+ * Refuse fields a record may not have; deterministic whatever the traversal order. Pushes
+ * S2SP_F_COUNT slots from r->slots on: the value of each known field (nil when absent), so
+ * the parsers read them without a lookup by name each.
+ */
 static void check_keys(struct record *r)
 {
 	lua_State *L = r->L;
@@ -239,13 +248,15 @@ static void check_keys(struct record *r)
 	int other = LUA_TNONE;
 	unsigned f;
 
+	r->slots = lua_gettop(L) + 1;
+	for (f = 0; f < S2SP_F_COUNT; f++)
+		lua_pushnil(L);
 	lua_pushnil(L);
 	while (lua_next(L, r->rec) != 0) {
-		lua_pop(L, 1);
-		if (lua_type(L, -1) == LUA_TSTRING) {
+		if (lua_type(L, -2) == LUA_TSTRING) {
 			size_t len;
 			/* stays valid: the key is held by the table, which does not change */
-			const char *k = lua_tolstring(L, -1, &len);
+			const char *k = lua_tolstring(L, -2, &len);
 
 			f = s2sp_field_find(k, len);
 			if (f == S2SP_F_COUNT) {
@@ -253,20 +264,23 @@ static void check_keys(struct record *r)
 					unknown = k;
 					unknown_len = len;
 				}
-			} else if (r->index == 0 &&
-				   (f == S2SP_F_DOMAIN || f == S2SP_F_ADDITIONAL_DOMAINS)) {
-				not_allowed[f] = true;
+			} else {
+				lua_copy(L, -1, r->slots + (int)f);
+				if (r->index == 0 &&
+				    (f == S2SP_F_DOMAIN || f == S2SP_F_ADDITIONAL_DOMAINS))
+					not_allowed[f] = true;
 			}
-		} else if (lua_isinteger(L, -1)) {
-			lua_Integer k = lua_tointeger(L, -1);
+		} else if (lua_isinteger(L, -2)) {
+			lua_Integer k = lua_tointeger(L, -2);
 
 			if (!has_entry || k < entry) {
 				entry = k;
 				has_entry = true;
 			}
 		} else if (other == LUA_TNONE) {
-			other = lua_type(L, -1);
+			other = lua_type(L, -2);
 		}
+		lua_pop(L, 1);
 	}
 	for (f = 0; f < S2SP_F_COUNT; f++)
 		if (not_allowed[f])
@@ -282,6 +296,16 @@ static void check_keys(struct record *r)
 			  (LUAI_UACINT)entry);
 	if (other != LUA_TNONE)
 		rec_error(r, "unexpected key of type %s", lua_typename(L, other));
+}
+
+/* Copy s[0..len) (and a NUL when nul) to the policy's strings; its offset. */
+static uint32_t keep(struct record *r, const char *s, size_t len, int nul)
+{
+	uint32_t off = 0;
+
+	if (s2sp_arena_append(&r->p->strings, s, len, nul, &off) != 0)
+		rec_error(r, "not enough memory");
+	return off;
 }
 
 /* Normalise the string on top of the stack into out, or raise "<what>: <reason>" ("<what>:
@@ -314,8 +338,7 @@ static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, -1));
 	n = normalize_top(r, out, "field \"domain\"", 0);
 	lua_pop(r->L, 1);
-	lua_pushlstring(r->L, out, n);
-	set_field(r, S2SP_F_DOMAIN);
+	r->out->domain = keep(r, out, n, 1);
 	return n;
 }
 
@@ -323,32 +346,33 @@ static void parse_description(struct record *r)
 {
 	int t = get_field(r, S2SP_F_DESCRIPTION);
 
-	if (t == LUA_TNIL) {
-		lua_pop(r->L, 1);
-		s2sp_push_default(r->L, S2SP_F_DESCRIPTION);
-	} else if (t != LUA_TSTRING) {
+	if (t == LUA_TSTRING) {
+		size_t len;
+		const char *s = lua_tolstring(r->L, -1, &len);
+
+		r->out->description = keep(r, s, len, 0);
+		r->out->description_len = (uint32_t)len;
+	} else if (t != LUA_TNIL) {
 		rec_error(r, "field \"description\": expected string, got %s",
 			  luaL_typename(r->L, -1));
 	}
-	set_field(r, S2SP_F_DESCRIPTION);
+	lua_pop(r->L, 1);
 }
 
-/* Set out.additional_domains to the normalised list and leave that list on the stack. */
-static int parse_additional_domains(struct record *r)
+/* Keep the normalised additional domains, back to back (the default partner has none). */
+static void parse_additional_domains(struct record *r)
 {
 	lua_State *L = r->L;
 	char name[S2SP_DOMAIN_BUFSZ];
 	lua_Integer i, n = 0;
 	const char *problem;
-	int src, list;
+	int src;
 
-	if (r->index == 0 || get_field(r, S2SP_F_ADDITIONAL_DOMAINS) == LUA_TNIL) {
-		if (r->index != 0)
-			lua_pop(L, 1);
-		s2sp_push_default(L, S2SP_F_ADDITIONAL_DOMAINS);
-		lua_pushvalue(L, -1);
-		set_field(r, S2SP_F_ADDITIONAL_DOMAINS);
-		return lua_gettop(L);
+	if (r->index == 0)
+		return;
+	if (get_field(r, S2SP_F_ADDITIONAL_DOMAINS) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
 	}
 	src = lua_gettop(L);
 	if (!lua_istable(L, src))
@@ -358,26 +382,26 @@ static int parse_additional_domains(struct record *r)
 	if (problem != NULL)
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
 			  problem);
-	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
-	list = lua_gettop(L);
+	if (n >= UINT32_MAX)
+		rec_error(r, "not enough memory");
 	for (i = 1; i <= n; i++) {
 		size_t len;
+		uint32_t off;
 
 		if (lua_rawgeti(L, src, i) != LUA_TSTRING)
 			rec_error(r, "field \"additional_domains\": entry %I: expected string, got %s",
 				  (LUAI_UACINT)i, luaL_typename(L, -1));
 		len = normalize_top(r, name, "field \"additional_domains\"", i);
 		lua_pop(L, 1);
-		lua_pushlstring(L, name, len);
-		lua_rawseti(L, list, i);
+		off = keep(r, name, len, 1);
+		if (i == 1)
+			r->out->adds = off;
 	}
-	lua_remove(L, src);
-	lua_pushvalue(L, -1);
-	set_field(r, S2SP_F_ADDITIONAL_DOMAINS);
-	return lua_gettop(L);
+	r->out->nadds = (uint32_t)n;
+	lua_pop(L, 1);
 }
 
-/* The enum field f's value (its default when absent); out[f] = its name. */
+/* The enum field f's value (its default when absent). */
 static unsigned parse_enum(struct record *r, enum s2sp_field f)
 {
 	unsigned v = (unsigned)S2SP_FIELDS[f].def;
@@ -397,8 +421,6 @@ static unsigned parse_enum(struct record *r, enum s2sp_field f)
 			  s2sp_push_values(r->L, f, " or "), got);
 	}
 	lua_pop(r->L, 1);
-	lua_pushstring(r->L, s2sp_enum_name(f, v));
-	set_field(r, f);
 	return v;
 }
 
@@ -416,8 +438,6 @@ static bool parse_bool(struct record *r, enum s2sp_field f, bool def, bool *give
 		rec_error(r, "field \"%s\": expected boolean, got %s", NAME(f),
 			  luaL_typename(r->L, -1));
 	lua_pop(r->L, 1);
-	lua_pushboolean(r->L, v);
-	set_field(r, f);
 	return v;
 }
 
@@ -439,8 +459,8 @@ static void parse_connection_limit(struct record *r)
 			  (LUAI_UACINT)min, got);
 	}
 	lua_pop(r->L, 1);
-	lua_pushinteger(r->L, v);
-	set_field(r, S2SP_F_CONNECTION_LIMIT);
+	r->out->connection_limit = (long long)v;
+	r->out->flags |= S2SP_PREC_HAS_LIMIT;
 }
 
 static void parse_connect(struct record *r)
@@ -462,31 +482,30 @@ static void parse_connect(struct record *r)
 	if (s2sp_parse_connect(s, len, &c, err, sizeof err) != 0)
 		rec_error(r, "field \"connect\": %s", err);
 	lua_pop(L, 1);
-	lua_pushstring(L, c.text);
-	set_field(r, S2SP_F_CONNECT);
-	lua_pushstring(L, c.host);
-	lua_setfield(L, r->out, "connect_host");
-	if (c.port != 0) {
-		lua_pushinteger(L, (lua_Integer)c.port);
-		lua_setfield(L, r->out, "connect_port");
-	}
+	r->out->connect = keep(r, c.text, strlen(c.text), 1);
+	keep(r, c.host, strlen(c.host), 1);
+	r->out->connect_port = (uint16_t)c.port;
+	r->out->flags |= S2SP_PREC_HAS_CONNECT;
 }
 
-static void parse_auto_approve(struct record *r, enum s2sp_partner_type type)
+static bool parse_auto_approve(struct record *r, enum s2sp_partner_type type)
 {
 	bool given, allowed = s2sp_partner_type_auto_approve(type);
+	bool v = parse_bool(r, S2SP_F_AUTO_APPROVE, allowed, &given);
 
-	if (parse_bool(r, S2SP_F_AUTO_APPROVE, allowed, &given) && !allowed)
+	if (v && !allowed)
 		rec_error(r, "auto_approve applies only to federated and public_verified partners");
+	return v;
 }
 
-/* Append the fingerprint on top of the stack (popped) to the list at `list` as entry i. */
-static void add_pin(struct record *r, int list, lua_Integer i, bool in_list)
+/* Keep the fingerprint on top of the stack (popped), entry i of the record's pins. */
+static void add_pin(struct record *r, lua_Integer i, bool in_list)
 {
 	lua_State *L = r->L;
 	char hex[S2SP_PIN_HEXLEN + 1];
 	const char *s;
 	size_t len;
+	uint32_t off;
 
 	if (lua_type(L, -1) != LUA_TSTRING)
 		rec_error(r, "field \"pin\": entry %I: expected string, got %s", (LUAI_UACINT)i,
@@ -499,8 +518,9 @@ static void add_pin(struct record *r, int list, lua_Integer i, bool in_list)
 		rec_error(r, "field \"pin\": expected " EXPECT_PIN ", got %s", describe(L, -1));
 	}
 	lua_pop(L, 1);
-	lua_pushlstring(L, hex, S2SP_PIN_HEXLEN);
-	lua_rawseti(L, list, i);
+	off = keep(r, hex, S2SP_PIN_HEXLEN, 0);
+	if (i == 1)
+		r->out->pins = off;
 }
 
 static void parse_pin(struct record *r)
@@ -508,18 +528,17 @@ static void parse_pin(struct record *r)
 	lua_State *L = r->L;
 	lua_Integer i, n = 0;
 	const char *problem;
-	int src, list, t = get_field(r, S2SP_F_PIN);
+	int src, t = get_field(r, S2SP_F_PIN);
 
 	if (t == LUA_TNIL) {
 		lua_pop(L, 1);
 		return;
 	}
 	src = lua_gettop(L);
-	lua_newtable(L);
-	list = lua_gettop(L);
 	if (t == LUA_TSTRING) {
 		lua_pushvalue(L, src);
-		add_pin(r, list, 1, false);
+		add_pin(r, 1, false);
+		n = 1;
 	} else if (t == LUA_TTABLE) {
 		problem = s2sp_list_problem(L, src, &n, NULL);
 		if (problem != NULL)
@@ -529,21 +548,23 @@ static void parse_pin(struct record *r)
 		if (n == 0)
 			rec_error(r, "field \"pin\": expected at least one fingerprint, got an "
 				     "empty list");
+		if (n >= UINT32_MAX)
+			rec_error(r, "not enough memory");
 		for (i = 1; i <= n; i++) {
 			lua_rawgeti(L, src, i);
-			add_pin(r, list, i, true);
+			add_pin(r, i, true);
 		}
 	} else {
 		rec_error(r, "field \"pin\": expected a fingerprint or a list of fingerprints, got %s",
 			  luaL_typename(L, src));
 	}
-	set_field(r, S2SP_F_PIN);
+	r->out->npins = (uint32_t)n;
+	r->out->flags |= S2SP_PREC_HAS_PIN;
 	lua_pop(L, 1);
 }
 
 /* Give domain[0..len) to this record's partner, or raise if it is taken. */
-static void claim_domain(struct record *r, struct s2sp_policy *p, int list, const char *domain,
-			 size_t len)
+static void claim_domain(struct record *r, int list, const char *domain, size_t len)
 {
 	lua_State *L = r->L;
 	char shown[S2SP_ESCAPE_SIZE(SHOWN_MAX)];
@@ -552,7 +573,7 @@ static void claim_domain(struct record *r, struct s2sp_policy *p, int list, cons
 	size_t rawlen;
 	int rc;
 
-	rc = s2sp_ptable_insert(&p->domains, domain, len, (uint32_t)r->index, &owner);
+	rc = s2sp_ptable_insert(&r->p->domains, domain, len, (uint32_t)r->index, &owner);
 	if (rc < 0)
 		rec_error(r, "not enough memory");
 	if (rc == 0)
@@ -573,50 +594,6 @@ static void claim_domain(struct record *r, struct s2sp_policy *p, int list, cons
 	lua_pushinteger(L, (lua_Integer)owner);
 	lua_setfield(L, -2, "owner");
 	lua_error(L);
-}
-
-/* Registry key of the shared method lists, by method bit set. */
-static const char methods_key;
-
-static int read_only_list(lua_State *L)
-{
-	return luaL_error(L, "a partner's methods are read-only");
-}
-
-/*
- * Push the list of method names for a bit set. There are only 2^S2SP_METHOD_COUNT such lists:
- * every partner with the same row shares one (read-only), instead of a table each (about a
- * tenth of a compiled partner's memory).
- */
-static void push_methods(lua_State *L, unsigned methods)
-{
-	int i, n = 0;
-
-	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &methods_key) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_createtable(L, 0, 1 << S2SP_METHOD_COUNT);
-		lua_pushvalue(L, -1);
-		lua_rawsetp(L, LUA_REGISTRYINDEX, &methods_key);
-	}
-	if (lua_rawgeti(L, -1, (lua_Integer)methods) == LUA_TTABLE) {
-		lua_remove(L, -2);
-		return;
-	}
-	lua_pop(L, 1);
-	lua_createtable(L, S2SP_METHOD_COUNT, 0);
-	for (i = 0; i < S2SP_METHOD_COUNT; i++) {
-		if (methods & (unsigned)S2SP_METHOD_ORDER[i]) {
-			lua_pushstring(L, s2sp_method_name(S2SP_METHOD_ORDER[i]));
-			lua_rawseti(L, -2, ++n);
-		}
-	}
-	lua_createtable(L, 0, 1);
-	lua_pushcfunction(L, read_only_list);
-	lua_setfield(L, -2, "__newindex");
-	lua_setmetatable(L, -2);
-	lua_pushvalue(L, -1);
-	lua_rawseti(L, -3, (lua_Integer)methods);
-	lua_remove(L, -2);
 }
 
 static void push_warning(struct record *r, const char *domain, enum s2sp_negotiation tls,
@@ -644,37 +621,44 @@ static void push_warning(struct record *r, const char *domain, enum s2sp_negotia
 	luaL_setmetatable(L, S2SP_WARNING_MT);
 }
 
+
 void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index, int rec,
 			   int list, int warnings)
 {
-	struct record r = { .L = L, .rec = rec, .index = index, .field = NO_FIELD };
+	struct s2sp_prec *out = &p->recs[index];
+	struct record r = { .L = L, .p = p, .out = out, .rec = rec, .index = index,
+			    .field = NO_FIELD };
 	char domain[S2SP_DOMAIN_BUFSZ];
 	enum s2sp_partner_type type;
 	enum s2sp_negotiation tls, sasl;
 	struct s2sp_row row;
 	bool dialback;
-	int adds;
 
-	r.field = NO_FIELD;
+	memset(out, 0, sizeof *out);
 	if (!lua_istable(L, rec))
 		rec_error(&r, "expected a table, got %s", luaL_typename(L, rec));
 	check_keys(&r);
-	lua_createtable(L, 0, 20);
-	r.out = lua_gettop(L);
 
 	if (index != 0)
 		parse_domain(&r, domain);
 	parse_description(&r);
-	adds = parse_additional_domains(&r);
+	parse_additional_domains(&r);
 	type = (enum s2sp_partner_type)parse_enum(&r, S2SP_F_TYPE);
 	tls = (enum s2sp_negotiation)parse_enum(&r, S2SP_F_TLS);
 	sasl = (enum s2sp_negotiation)parse_enum(&r, S2SP_F_SASL);
 	dialback = parse_bool(&r, S2SP_F_DIALBACK, S2SP_FIELDS[S2SP_F_DIALBACK].def != 0, NULL);
 	parse_connection_limit(&r);
-	parse_bool(&r, S2SP_F_KEEPALIVE, S2SP_FIELDS[S2SP_F_KEEPALIVE].def != 0, NULL);
+	if (parse_bool(&r, S2SP_F_KEEPALIVE, S2SP_FIELDS[S2SP_F_KEEPALIVE].def != 0, NULL))
+		out->flags |= S2SP_PREC_KEEPALIVE;
 	parse_connect(&r);
-	parse_auto_approve(&r, type);
+	if (parse_auto_approve(&r, type))
+		out->flags |= S2SP_PREC_AUTO_APPROVE;
 	parse_pin(&r);
+	out->type = (uint8_t)type;
+	out->tls = (uint8_t)tls;
+	out->sasl = (uint8_t)sasl;
+	if (dialback)
+		out->flags |= S2SP_PREC_DIALBACK;
 
 	row = s2sp_classify(tls, sasl, dialback);
 	r.field = NO_FIELD; /* about tls, sasl and dialback together */
@@ -684,34 +668,20 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 			  dialback ? "true" : "false", row.message);
 
 	if (index != 0) {
-		lua_Integer i, n = (lua_Integer)lua_rawlen(L, adds);
+		/* the arena does not move from here on: no more strings are kept for this record */
+		const char *d = p->strings.data + out->adds;
+		uint32_t i;
 
 		r.field = S2SP_F_DOMAIN;
-		claim_domain(&r, p, list, domain, strlen(domain));
+		claim_domain(&r, list, domain, strlen(domain));
 		r.field = S2SP_F_ADDITIONAL_DOMAINS;
-		for (i = 1; i <= n; i++) {
-			size_t len;
-			const char *d;
+		for (i = 0; i < out->nadds; i++) {
+			size_t len = strlen(d);
 
-			lua_rawgeti(L, adds, i);
-			d = lua_tolstring(L, -1, &len);
-			claim_domain(&r, p, list, d, len);
-			lua_pop(L, 1);
+			claim_domain(&r, list, d, len);
+			d += len + 1;
 		}
-		lua_pushinteger(L, index);
-		lua_setfield(L, r.out, "index");
 	}
-	lua_pushstring(L, s2sp_class_name(row.cls));
-	lua_setfield(L, r.out, "class");
-	push_methods(L, row.methods);
-	lua_setfield(L, r.out, "methods");
-	if (row.message != NULL) {
-		lua_pushstring(L, row.message);
-		lua_setfield(L, r.out, "message");
-	}
-	lua_pushboolean(L, index == 0);
-	lua_setfield(L, r.out, "default");
-
 	p->types |= 1u << type;
 	if (index != 0) {
 		p->n_tls[tls]++;
@@ -722,5 +692,5 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 		push_warning(&r, index != 0 ? domain : NULL, tls, sasl, dialback, row.message);
 		lua_rawseti(L, warnings, (lua_Integer)lua_rawlen(L, warnings) + 1);
 	}
-	lua_remove(L, adds); /* leaves the partner table on top */
+	lua_settop(L, r.slots - 1);
 }

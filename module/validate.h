@@ -1,5 +1,6 @@
 /*
- * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation matrix") into its partner table.
+ * mod_s2s_partners — validation of one partner record (README "Partner record" and "Negotiation
+ * matrix") into its compact form (prec.h).
  *
  * Lua-facing helpers of partners.compile(); the pure-C field parsers are in record.h.
  */
@@ -27,9 +28,11 @@ void s2sp_push_compile_error(lua_State *L, const char *prefix, const lua_Integer
 			     const char *field);
 
 /*
- * Compile the record at stack index rec (index 0: the default partner) and push its partner
- * table; its domains go into p->domains. Raises a compile error naming the record (and the
- * field, where the refusal is about one) on any refusal. A warning row appends a warning
+ * Compile the record at stack index rec (index 0: the default partner) into p->recs[index]
+ * (allocated by the caller), its strings into p->strings and its domains into p->domains;
+ * pushes nothing, and updates what policy:types() and count_where() answer from. Raises a
+ * compile error naming the record (and the field, where the refusal is about one) on any
+ * refusal. A warning row appends a warning
  * (metatable S2SP_WARNING_MT) to the list at index `warnings`. `list` is the stack index of
  * the caller's list of records (to name the owner of a taken domain).
  */
