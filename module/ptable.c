@@ -180,6 +180,18 @@ int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint3
 	return 0;
 }
 
+void s2sp_ptable_prefetch(const struct s2sp_ptable *t, const char *key, size_t len)
+{
+#if defined(__GNUC__)
+	if (t->slots != NULL)
+		__builtin_prefetch(&t->slots[hash_key(key, len) & t->mask], 1);
+#else
+	(void)t;
+	(void)key;
+	(void)len;
+#endif
+}
+
 uint32_t s2sp_ptable_get(const struct s2sp_ptable *t, const char *key, size_t len)
 {
 	if (t->slots == NULL)

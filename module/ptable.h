@@ -44,6 +44,12 @@ int s2sp_ptable_reserve(struct s2sp_ptable *t, size_t n);
 int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint32_t value,
 		       uint32_t *existing);
 
+/*
+ * Start loading the slot where key[0..len) would go into the cache, for an insert or get a
+ * little later: a big table misses the cache on nearly every probe. A hint; does nothing else.
+ */
+void s2sp_ptable_prefetch(const struct s2sp_ptable *t, const char *key, size_t len);
+
 /* The value of key[0..len), or 0 when absent. */
 uint32_t s2sp_ptable_get(const struct s2sp_ptable *t, const char *key, size_t len);
 

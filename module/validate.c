@@ -36,6 +36,7 @@ struct record {
 	struct s2sp_prec *out; /* the compact record being filled in */
 	int rec;               /* absolute index of the record table */
 	int slots;             /* absolute index of the first of S2SP_F_COUNT field values */
+	unsigned present;      /* bit 1 << f for each field f the record has */
 	lua_Integer index;     /* 1-based position in the list; 0 for the default partner */
 	enum s2sp_field field; /* the field being checked, which errors are about; or NO_FIELD */
 	bool has_prefix;       /* prefix is made on first use: only errors and warnings need it */
@@ -191,6 +192,13 @@ const char *s2sp_list_problem(lua_State *L, int idx, lua_Integer *n, lua_Integer
 	return NULL;
 }
 
+/* Whether the record lacks field f (pushes nothing); errors from now on are about f. */
+static bool absent(struct record *r, enum s2sp_field f)
+{
+	r->field = f;
+	return (r->present & (1u << f)) == 0;
+}
+
 /* Push the record's field f (raw access, gathered by check_keys) and return its type; errors
  * from now on are about f. */
 static int get_field(struct record *r, enum s2sp_field f)
@@ -249,8 +257,8 @@ static void check_keys(struct record *r)
 	unsigned f;
 
 	r->slots = lua_gettop(L) + 1;
-	for (f = 0; f < S2SP_F_COUNT; f++)
-		lua_pushnil(L);
+	r->present = 0;
+	lua_settop(L, r->slots + S2SP_F_COUNT - 1); /* the slots, nil */
 	lua_pushnil(L);
 	while (lua_next(L, r->rec) != 0) {
 		if (lua_type(L, -2) == LUA_TSTRING) {
@@ -266,6 +274,7 @@ static void check_keys(struct record *r)
 				}
 			} else {
 				lua_copy(L, -1, r->slots + (int)f);
+				r->present |= 1u << f;
 				if (r->index == 0 &&
 				    (f == S2SP_F_DOMAIN || f == S2SP_F_ADDITIONAL_DOMAINS))
 					not_allowed[f] = true;
@@ -330,13 +339,15 @@ static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const
 static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 {
 	size_t n;
-	int t = get_field(r, S2SP_F_DOMAIN);
+	int t;
 
-	if (t == LUA_TNIL)
+	if (absent(r, S2SP_F_DOMAIN))
 		rec_error(r, "field \"domain\" is required");
+	t = get_field(r, S2SP_F_DOMAIN);
 	if (t != LUA_TSTRING)
 		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, -1));
 	n = normalize_top(r, out, "field \"domain\"", 0);
+	s2sp_ptable_prefetch(&r->p->domains, out, n); /* claimed once the record is valid */
 	lua_pop(r->L, 1);
 	r->out->domain = keep(r, out, n, 1);
 	return n;
@@ -344,7 +355,11 @@ static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 
 static void parse_description(struct record *r)
 {
-	int t = get_field(r, S2SP_F_DESCRIPTION);
+	int t;
+
+	if (absent(r, S2SP_F_DESCRIPTION))
+		return;
+	t = get_field(r, S2SP_F_DESCRIPTION);
 
 	if (t == LUA_TSTRING) {
 		size_t len;
@@ -368,12 +383,9 @@ static void parse_additional_domains(struct record *r)
 	const char *problem;
 	int src;
 
-	if (r->index == 0)
+	if (r->index == 0 || absent(r, S2SP_F_ADDITIONAL_DOMAINS))
 		return;
-	if (get_field(r, S2SP_F_ADDITIONAL_DOMAINS) == LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
+	get_field(r, S2SP_F_ADDITIONAL_DOMAINS);
 	src = lua_gettop(L);
 	if (!lua_istable(L, src))
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
@@ -392,6 +404,7 @@ static void parse_additional_domains(struct record *r)
 			rec_error(r, "field \"additional_domains\": entry %I: expected string, got %s",
 				  (LUAI_UACINT)i, luaL_typename(L, -1));
 		len = normalize_top(r, name, "field \"additional_domains\"", i);
+		s2sp_ptable_prefetch(&r->p->domains, name, len);
 		lua_pop(L, 1);
 		off = keep(r, name, len, 1);
 		if (i == 1)
@@ -405,9 +418,12 @@ static void parse_additional_domains(struct record *r)
 static unsigned parse_enum(struct record *r, enum s2sp_field f)
 {
 	unsigned v = (unsigned)S2SP_FIELDS[f].def;
-	int t = get_field(r, f);
 	bool known = false;
+	int t;
 
+	if (absent(r, f))
+		return v;
+	t = get_field(r, f);
 	if (t == LUA_TSTRING) {
 		size_t len;
 		const char *s = lua_tolstring(r->L, -1, &len);
@@ -427,11 +443,14 @@ static unsigned parse_enum(struct record *r, enum s2sp_field f)
 /* The boolean field f, def when absent; *given tells whether it was written. */
 static bool parse_bool(struct record *r, enum s2sp_field f, bool def, bool *given)
 {
-	int t = get_field(r, f);
 	bool v = def;
+	int t;
 
 	if (given != NULL)
-		*given = t != LUA_TNIL;
+		*given = !absent(r, f);
+	if (absent(r, f))
+		return v;
+	t = get_field(r, f);
 	if (t == LUA_TBOOLEAN)
 		v = lua_toboolean(r->L, -1);
 	else if (t != LUA_TNIL)
@@ -443,13 +462,12 @@ static bool parse_bool(struct record *r, enum s2sp_field f, bool def, bool *give
 
 static void parse_connection_limit(struct record *r)
 {
-	int t = get_field(r, S2SP_F_CONNECTION_LIMIT), ok = 0;
+	int t, ok = 0;
 	lua_Integer v = 0, min = (lua_Integer)S2SP_FIELDS[S2SP_F_CONNECTION_LIMIT].min;
 
-	if (t == LUA_TNIL) {
-		lua_pop(r->L, 1);
+	if (absent(r, S2SP_F_CONNECTION_LIMIT))
 		return;
-	}
+	t = get_field(r, S2SP_F_CONNECTION_LIMIT);
 	if (t == LUA_TNUMBER)
 		v = lua_tointegerx(r->L, -1, &ok);
 	if (!ok || v < min) {
@@ -470,13 +488,10 @@ static void parse_connect(struct record *r)
 	char err[S2SP_ERRBUFSZ];
 	const char *s;
 	size_t len;
-	int t = get_field(r, S2SP_F_CONNECT);
 
-	if (t == LUA_TNIL) {
-		lua_pop(L, 1);
+	if (absent(r, S2SP_F_CONNECT))
 		return;
-	}
-	if (t != LUA_TSTRING)
+	if (get_field(r, S2SP_F_CONNECT) != LUA_TSTRING)
 		rec_error(r, "field \"connect\": expected string, got %s", luaL_typename(L, -1));
 	s = lua_tolstring(L, -1, &len);
 	if (s2sp_parse_connect(s, len, &c, err, sizeof err) != 0)
@@ -528,12 +543,11 @@ static void parse_pin(struct record *r)
 	lua_State *L = r->L;
 	lua_Integer i, n = 0;
 	const char *problem;
-	int src, t = get_field(r, S2SP_F_PIN);
+	int src, t;
 
-	if (t == LUA_TNIL) {
-		lua_pop(L, 1);
+	if (absent(r, S2SP_F_PIN))
 		return;
-	}
+	t = get_field(r, S2SP_F_PIN);
 	src = lua_gettop(L);
 	if (t == LUA_TSTRING) {
 		lua_pushvalue(L, src);
@@ -626,14 +640,22 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 			   int list, int warnings)
 {
 	struct s2sp_prec *out = &p->recs[index];
-	struct record r = { .L = L, .p = p, .out = out, .rec = rec, .index = index,
-			    .field = NO_FIELD };
+	struct record r; /* not zeroed: prefix is a buffer, written on first use */
 	char domain[S2SP_DOMAIN_BUFSZ];
 	enum s2sp_partner_type type;
 	enum s2sp_negotiation tls, sasl;
 	struct s2sp_row row;
 	bool dialback;
 
+	r.L = L;
+	r.p = p;
+	r.out = out;
+	r.rec = rec;
+	r.slots = lua_gettop(L) + 1;
+	r.present = 0;
+	r.index = index;
+	r.field = NO_FIELD;
+	r.has_prefix = false;
 	memset(out, 0, sizeof *out);
 	if (!lua_istable(L, rec))
 		rec_error(&r, "expected a table, got %s", luaL_typename(L, rec));

@@ -128,7 +128,7 @@ if not write_tsv(tsv) then
 	print("no plot: cannot write " .. tsv)
 else
 	local script = arg[0]:gsub("[^/]*$", "") .. "plot_table.py"
-	local ok, _, code = os.execute(("python3 '%s' '%s' '%s'"):format(script, tsv, png))
+	local ok, _, code = os.execute(("/usr/bin/python3 '%s' '%s' '%s'"):format(script, tsv, png))
 	print(ok and ("figures in %s, plot in %s"):format(tsv, png)
 		or ("figures in %s; no plot: %s exited with %s (see above)"):format(tsv, script, tostring(code)))
 end
