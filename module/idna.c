@@ -255,6 +255,51 @@ static int normalize_unicode(const char *in, size_t len, char *out, size_t outsz
 	return (int)n;
 }
 
+/*
+ * Whether s[0..len) is a name in normal form already, one pass: lower-case LDH labels of
+ * 1..63 octets, none starting or ending with a hyphen or reserved ("??--"), at most
+ * S2SP_DOMAIN_MAX octets, no trailing dot. Such a name normalises to itself (what
+ * normalize_ascii makes of it in three passes); anything else takes the full path, and gets its
+ * messages. Most names in a configuration are written this way.
+ */
+static bool label_ok(const char *s, size_t start, size_t end)
+{
+	size_t ll = end - start;
+
+	return ll != 0 && ll <= S2SP_LABEL_MAX && s[start] != '-' && s[end - 1] != '-' &&
+	       !(ll >= 4 && s[start + 2] == '-' && s[start + 3] == '-');
+}
+
+static bool already_normal(const char *s, size_t len)
+{
+	/* 1: a-z 0-9 -, 2: '.', 0: anything else */
+	static const unsigned char kind[256] = {
+		['-'] = 1, ['.'] = 2,
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+		['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+		['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+		['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+		['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	};
+	size_t i, start = 0;
+
+	if (len == 0 || len > S2SP_DOMAIN_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char k = kind[(unsigned char)s[i]];
+
+		if (k == 2) {
+			if (!label_ok(s, start, i))
+				return false;
+			start = i + 1;
+		} else if (k == 0) {
+			return false;
+		}
+	}
+	return label_ok(s, start, len);
+}
+
 int s2sp_normalize(const char *in, size_t len, char *out, size_t outsz, char *err, size_t errsz)
 {
 	bool ascii = true;
@@ -262,6 +307,11 @@ int s2sp_normalize(const char *in, size_t len, char *out, size_t outsz, char *er
 
 	if (err != NULL && errsz > 0)
 		err[0] = '\0';
+	if (len < outsz && already_normal(in, len)) {
+		memcpy(out, in, len);
+		out[len] = '\0';
+		return (int)len;
+	}
 	if (len == 0)
 		return fail(err, errsz, MSG_EMPTY);
 	if (len > S2SP_INPUT_MAX)

@@ -15,22 +15,34 @@
 #define MIN_SLOTS 16
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* FNV-1a, then the murmur3 finaliser so that linear probing sees well-mixed low bits. */
+/*
+ * Eight octets at a time, each word mixed in by a multiply and a shift, then the murmur3 64-bit
+ * finaliser so that linear probing sees well-mixed low bits. About a third of the instructions
+ * of a byte-wise FNV-1a for a typical 15-octet name.
+ */
 static uint32_t hash_key(const char *key, size_t len)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)len, w;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 16777619u;
+	while (len >= 8) {
+		memcpy(&w, key, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+		key += 8;
+		len -= 8;
 	}
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
+	if (len > 0) {
+		w = 0;
+		memcpy(&w, key, len);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+		h ^= h >> 29;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 33;
+	return (uint32_t)h;
 }
 
 void s2sp_ptable_init(struct s2sp_ptable *t)
@@ -151,11 +163,22 @@ static int arena_append(struct s2sp_ptable *t, const char *key, size_t len, uint
 	return 0;
 }
 
+uint32_t s2sp_ptable_hash(const char *key, size_t len)
+{
+	return hash_key(key, len);
+}
+
 int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint32_t value,
 		       uint32_t *existing)
 {
+	return s2sp_ptable_insert_hashed(t, hash_key(key, len), key, len, value, existing);
+}
+
+int s2sp_ptable_insert_hashed(struct s2sp_ptable *t, uint32_t h, const char *key, size_t len,
+			      uint32_t value, uint32_t *existing)
+{
 	struct s2sp_pslot *s;
-	uint32_t h, off;
+	uint32_t off;
 
 	if (value == 0)
 		return -1;
@@ -163,7 +186,6 @@ int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint3
 		if (s2sp_ptable_reserve(t, t->count + 1) != 0)
 			return -1;
 	}
-	h = hash_key(key, len);
 	s = probe(t, h, key, len);
 	if (s->value != 0) {
 		if (existing != NULL)
@@ -180,15 +202,14 @@ int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint3
 	return 0;
 }
 
-void s2sp_ptable_prefetch(const struct s2sp_ptable *t, const char *key, size_t len)
+void s2sp_ptable_prefetch(const struct s2sp_ptable *t, uint32_t hash)
 {
 #if defined(__GNUC__)
 	if (t->slots != NULL)
-		__builtin_prefetch(&t->slots[hash_key(key, len) & t->mask], 1);
+		__builtin_prefetch(&t->slots[hash & t->mask], 1);
 #else
 	(void)t;
-	(void)key;
-	(void)len;
+	(void)hash;
 #endif
 }
 

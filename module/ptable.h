@@ -44,11 +44,19 @@ int s2sp_ptable_reserve(struct s2sp_ptable *t, size_t n);
 int s2sp_ptable_insert(struct s2sp_ptable *t, const char *key, size_t len, uint32_t value,
 		       uint32_t *existing);
 
+/* The hash of key[0..len) the table uses, for the two calls below. */
+uint32_t s2sp_ptable_hash(const char *key, size_t len);
+
 /*
- * Start loading the slot where key[0..len) would go into the cache, for an insert or get a
- * little later: a big table misses the cache on nearly every probe. A hint; does nothing else.
+ * Start loading the slot where the key of that hash would go into the cache, for an insert or
+ * get a little later: a big table misses the cache on nearly every probe, and several loads in
+ * flight at once cost little more than one. A hint; does nothing else.
  */
-void s2sp_ptable_prefetch(const struct s2sp_ptable *t, const char *key, size_t len);
+void s2sp_ptable_prefetch(const struct s2sp_ptable *t, uint32_t hash);
+
+/* s2sp_ptable_insert() with hash = s2sp_ptable_hash(key, len), computed by the caller. */
+int s2sp_ptable_insert_hashed(struct s2sp_ptable *t, uint32_t hash, const char *key, size_t len,
+			      uint32_t value, uint32_t *existing);
 
 /* The value of key[0..len), or 0 when absent. */
 uint32_t s2sp_ptable_get(const struct s2sp_ptable *t, const char *key, size_t len);

@@ -155,8 +155,11 @@ enum s2sp_field s2sp_field_find(const char *s, size_t len)
 {
 	unsigned f;
 
-	for (f = 0; f < S2SP_F_COUNT; f++)
-		if (strlen(S2SP_FIELDS[f].name) == len && memcmp(S2SP_FIELDS[f].name, s, len) == 0)
+	if (len == 0)
+		return S2SP_F_COUNT;
+	for (f = 0; f < S2SP_F_COUNT; f++) /* the first octet rules out most at once */
+		if (S2SP_FIELDS[f].name[0] == s[0] && strlen(S2SP_FIELDS[f].name) == len &&
+		    memcmp(S2SP_FIELDS[f].name, s, len) == 0)
 			break;
 	return (enum s2sp_field)f;
 }

@@ -347,7 +347,6 @@ static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 	if (t != LUA_TSTRING)
 		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, -1));
 	n = normalize_top(r, out, "field \"domain\"", 0);
-	s2sp_ptable_prefetch(&r->p->domains, out, n); /* claimed once the record is valid */
 	lua_pop(r->L, 1);
 	r->out->domain = keep(r, out, n, 1);
 	return n;
@@ -404,7 +403,6 @@ static void parse_additional_domains(struct record *r)
 			rec_error(r, "field \"additional_domains\": entry %I: expected string, got %s",
 				  (LUAI_UACINT)i, luaL_typename(L, -1));
 		len = normalize_top(r, name, "field \"additional_domains\"", i);
-		s2sp_ptable_prefetch(&r->p->domains, name, len);
 		lua_pop(L, 1);
 		off = keep(r, name, len, 1);
 		if (i == 1)
@@ -577,8 +575,9 @@ static void parse_pin(struct record *r)
 	lua_pop(L, 1);
 }
 
-/* Give domain[0..len) to this record's partner, or raise if it is taken. */
-static void claim_domain(struct record *r, int list, const char *domain, size_t len)
+/* Give domain[0..len) (of that table hash) to this record's partner, or raise if it is taken. */
+static void claim_domain(struct record *r, int list, const char *domain, size_t len,
+			 uint32_t hash)
 {
 	lua_State *L = r->L;
 	char shown[S2SP_ESCAPE_SIZE(SHOWN_MAX)];
@@ -587,7 +586,8 @@ static void claim_domain(struct record *r, int list, const char *domain, size_t 
 	size_t rawlen;
 	int rc;
 
-	rc = s2sp_ptable_insert(&r->p->domains, domain, len, (uint32_t)r->index, &owner);
+	rc = s2sp_ptable_insert_hashed(&r->p->domains, hash, domain, len, (uint32_t)r->index,
+				       &owner);
 	if (rc < 0)
 		rec_error(r, "not enough memory");
 	if (rc == 0)
@@ -635,6 +635,37 @@ static void push_warning(struct record *r, const char *domain, enum s2sp_negotia
 	luaL_setmetatable(L, S2SP_WARNING_MT);
 }
 
+
+#define PREFETCH_MAX 16 /* domains of a record whose slots are loaded together */
+
+/* Claim the record's domain and additional domains, in that order. */
+static void claim_domains(struct record *r, int list, const char *domain)
+{
+	/* the arena does not move from here on: no more strings are kept for this record */
+	const char *first = r->p->strings.data + r->out->adds, *d = first;
+	uint32_t hashes[PREFETCH_MAX], i, n = r->out->nadds;
+	size_t len = strlen(domain);
+	uint32_t hash = s2sp_ptable_hash(domain, len);
+
+	/* start every slot loading, then insert: the cache misses overlap */
+	s2sp_ptable_prefetch(&r->p->domains, hash);
+	for (i = 0; i < n && i < PREFETCH_MAX; i++) {
+		size_t dl = strlen(d);
+
+		hashes[i] = s2sp_ptable_hash(d, dl);
+		s2sp_ptable_prefetch(&r->p->domains, hashes[i]);
+		d += dl + 1;
+	}
+	r->field = S2SP_F_DOMAIN;
+	claim_domain(r, list, domain, len, hash);
+	r->field = S2SP_F_ADDITIONAL_DOMAINS;
+	for (i = 0, d = first; i < n; i++) {
+		size_t dl = strlen(d);
+
+		claim_domain(r, list, d, dl, i < PREFETCH_MAX ? hashes[i] : s2sp_ptable_hash(d, dl));
+		d += dl + 1;
+	}
+}
 
 void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index, int rec,
 			   int list, int warnings)
@@ -689,21 +720,8 @@ void s2sp_compile_record(lua_State *L, struct s2sp_policy *p, lua_Integer index,
 			  s2sp_negotiation_name(tls), s2sp_negotiation_name(sasl),
 			  dialback ? "true" : "false", row.message);
 
-	if (index != 0) {
-		/* the arena does not move from here on: no more strings are kept for this record */
-		const char *d = p->strings.data + out->adds;
-		uint32_t i;
-
-		r.field = S2SP_F_DOMAIN;
-		claim_domain(&r, list, domain, strlen(domain));
-		r.field = S2SP_F_ADDITIONAL_DOMAINS;
-		for (i = 0; i < out->nadds; i++) {
-			size_t len = strlen(d);
-
-			claim_domain(&r, list, d, len);
-			d += len + 1;
-		}
-	}
+	if (index != 0)
+		claim_domains(&r, list, domain);
 	p->types |= 1u << type;
 	if (index != 0) {
 		p->n_tls[tls]++;
