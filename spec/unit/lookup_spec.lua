@@ -154,6 +154,51 @@ describe("policy:partners", function()
 	end)
 end)
 
+describe("a partner's table", function()
+	it("is the same table for every call that returns that partner, whichever call builds it", function()
+		local policy = assert(partners.compile(list, default))
+		local fabrikam = policy:lookup("corp.fabrikam.com")
+		assert.equal(fabrikam, policy:lookup("fabrikam.com"))
+		assert.equal(fabrikam, policy:resolve("IT.Fabrikam.com."))
+		local all = policy:partners()
+		assert.equal(fabrikam, all[1])
+		-- built by partners() first, then looked up
+		assert.equal(all[3], policy:lookup("contoso.com"))
+		assert.equal(all[2], policy:resolve("bücher.example"))
+		assert.equal(policy:default(), policy:resolve("nobody.example"))
+		assert.equal(policy:default(), policy:default())
+	end)
+
+	it("has every field of the record, normalised, with its defaults", function()
+		local policy = assert(partners.compile({
+			{ domain = "A.Example", additional_domains = { "B.Example." }, connect = "Host.Example:5270",
+				connection_limit = 2, pin = ("AB"):rep(32), description = "d" },
+		}))
+		local p = policy:lookup("b.example")
+		assert.same({ "b.example" }, p.additional_domains)
+		assert.same({ ("ab"):rep(32) }, p.pin)
+		assert.equal("a.example", p.domain)
+		assert.equal("host.example:5270", p.connect)
+		assert.equal("host.example", p.connect_host)
+		assert.equal(5270, p.connect_port)
+		assert.equal(2, p.connection_limit)
+		assert.equal("d", p.description)
+		assert.equal(1, p.index)
+		assert.is_false(p.default)
+		assert.equal("valid", p.class)
+		assert.is_nil(policy:lookup("a.example").message)
+	end)
+
+	it("is still listed by partners() once the policy is closed", function()
+		local policy = assert(partners.compile(list, default))
+		do
+			local closing <close> = policy -- luacheck: ignore 211
+		end
+		assert.equal("contoso.com", policy:partners()[3].domain)
+		assert.equal("public_unverified", policy:default().type)
+	end)
+end)
+
 describe("policy:types", function()
 	it("names the types of the partners and of the default partner, in a fresh table each time", function()
 		local policy = assert(partners.compile(list, default))
