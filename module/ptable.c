@@ -22,21 +22,24 @@
  */
 static uint32_t hash_key(const char *key, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)len, w;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)len, w = 0;
+	size_t i, n = len;
 
-	while (len >= 8) {
+	while (n > 8) {
 		memcpy(&w, key, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdu;
 		h ^= h >> 32;
 		key += 8;
-		len -= 8;
+		n -= 8;
 	}
-	if (len > 0) {
-		w = 0;
-		memcpy(&w, key, len);
-		h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
-		h ^= h >> 29;
+	if (len >= 8) {
+		memcpy(&w, key + n - 8, 8); /* the last 8 octets, overlapping the words before */
+	} else {
+		for (i = 0; i < n; i++)
+			w = w << 8 | (unsigned char)key[i];
 	}
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 29;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdu;
 	h ^= h >> 33;

@@ -373,6 +373,44 @@ static void parse_description(struct record *r)
 	lua_pop(r->L, 1);
 }
 
+/*
+ * One traversal of the list at src: when its entries come as 1, 2, ... n and nothing else
+ * (a list in its table's array part), all strings that normalise, keep them and return true.
+ * Anything else returns false, raising nothing: the caller then takes the slow path, which
+ * finds what is wrong in the order refusals are made (shape of the list, then entry by entry).
+ */
+static bool keep_list_fast(struct record *r, int src)
+{
+	lua_State *L = r->L;
+	char name[S2SP_DOMAIN_BUFSZ];
+	lua_Integer n = 0;
+	bool ok = true;
+
+	lua_pushnil(L);
+	while (lua_next(L, src) != 0) {
+		if (ok && lua_isinteger(L, -2) && lua_tointeger(L, -2) == n + 1 &&
+		    lua_type(L, -1) == LUA_TSTRING && n + 1 < UINT32_MAX) {
+			size_t len;
+			const char *s = lua_tolstring(L, -1, &len);
+			int m = s2sp_normalize(s, len, name, sizeof name, NULL, 0);
+
+			if (m >= 0) {
+				uint32_t off = keep(r, name, (size_t)m, 1);
+
+				if (++n == 1)
+					r->out->adds = off;
+			} else {
+				ok = false;
+			}
+		} else {
+			ok = false;
+		}
+		lua_pop(L, 1);
+	}
+	r->out->nadds = (uint32_t)n;
+	return ok;
+}
+
 /* Keep the normalised additional domains, back to back (the default partner has none). */
 static void parse_additional_domains(struct record *r)
 {
@@ -389,6 +427,11 @@ static void parse_additional_domains(struct record *r)
 	if (!lua_istable(L, src))
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
 			  luaL_typename(L, src));
+	if (keep_list_fast(r, src)) {
+		lua_pop(L, 1);
+		return;
+	}
+	/* something is wrong: find it as a refusal names it (what was kept is left unused) */
 	problem = s2sp_list_problem(L, src, &n, NULL);
 	if (problem != NULL)
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",

@@ -417,3 +417,32 @@ describe("compiled partners' method lists", function()
 		assert.same({ "sasl_tls", "tls_dialback" }, b.methods)
 	end)
 end)
+
+describe("additional_domains refusals", function()
+	-- a list whose entries are in the table's hash part, not its array part: refused in index order all the same
+	local hashed = {}
+	hashed[3] = "c..x"; hashed[2] = 7; hashed[1] = "A.example"
+	local cases = {
+		{ { "a.example", 5 }, 'entry 2: expected string, got number' },
+		{ { "bad..x", foo = 1 }, 'expected a list of domain names, got a table with field "foo"' },
+		{ { "ok.example", "bad..x", "x..y" }, 'entry 2: empty label in domain name' },
+		{ hashed, 'entry 2: expected string, got number' },
+		{ { [1] = "a.example", [3] = "b.example" }, 'expected a list of domain names, got a table with holes' },
+		{ { "ok.example", [0] = "z" }, 'expected a list of domain names, got a table with key 0' },
+	}
+	for i, case in ipairs(cases) do
+		it("names the first thing wrong, the list's shape before its entries (" .. i .. ")", function()
+			local policy, err, detail = partners.compile({ { domain = "p.example", additional_domains = case[1] } })
+			assert.is_nil(policy)
+			assert.equal('partner 1 (p.example): field "additional_domains": ' .. case[2], err)
+			assert.same({ index = 1, field = "additional_domains", message = 'field "additional_domains": ' .. case[2] }, detail)
+		end)
+	end
+
+	it("keeps the entries normalised, in order, whichever part of the table holds them", function()
+		local adds = {}
+		adds[2] = "B.example."; adds[1] = "Bücher.example"
+		local policy = assert(partners.compile({ { domain = "p.example", additional_domains = adds } }))
+		assert.same({ "xn--bcher-kva.example", "b.example" }, policy:lookup("b.example").additional_domains)
+	end)
+end)
