@@ -8,28 +8,27 @@
 -- Drops are silent to the sender (no enumeration of local accounts), logged at debug, counted.
 
 local st = require "util.stanza";
-local jid_split, jid_bare = require "util.jid".split, require "util.jid".bare;
 local rostermanager = require "core.rostermanager";
 local sessionmanager = require "core.sessionmanager";
 local usermanager = require "core.usermanager";
 
 local bare_sessions = prosody.bare_sessions;
-local hosts = prosody.hosts;
 
-return function (policy, metrics, replies)
-	-- The partner of a stanza that arrived over s2s from a remote domain, or nil. Resolved for
-	-- every stanza, so a reload that changes a partner's type applies at once.
-	local function remote_partner(origin, stanza)
-		local origin_type = origin.type;
-		if not (origin_type == "s2sin" or origin_type == "s2sout") then return; end -- s2sout: bidi streams
-		if origin.dummy then return; end -- Prosody's own bounce of what a user sent
-		local _, from_host = jid_split(stanza.attr.from);
-		if not from_host or hosts[from_host] then return; end
-		return (policy.resolve(from_host));
+return function (metrics, replies, hot)
+	local PARTNER, jids = hot.PARTNER, hot.jids(4096);
+
+	-- The partner of a stanza that arrived over s2s from a remote domain, or nil: the delivery
+	-- guard (delivery.lib.lua, above these hooks) resolved it under the policy in force when it
+	-- let the stanza through; a stanza from a local session, or Prosody's own bounce, has none.
+	local function remote_partner(event)
+		return event[PARTNER] or nil;
 	end
 
-	local function in_roster(username, contact)
-		local roster = rostermanager.load_roster(username, module.host);
+	-- Is `contact` (a bare JID) in the roster of `user` (this host's bare JID `username@host`)?
+	-- An online user's roster is on the session (what load_roster returns first).
+	local function in_roster(username, user, contact)
+		local session = bare_sessions[user];
+		local roster = session and session.roster or rostermanager.load_roster(username, module.host);
 		return roster and roster[contact] ~= nil;
 	end
 
@@ -45,20 +44,20 @@ return function (policy, metrics, replies)
 	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
 	-- contact, and IQ results or errors to the user's own requests.
 	local function guard_unverified(event)
-		if not policy.types.public_unverified then return; end -- no partner this rule applies to
-		local origin, stanza = event.origin, event.stanza;
-		local partner = remote_partner(origin, stanza);
+		local partner = remote_partner(event);
 		if not partner or partner.type ~= "public_unverified" then return; end
-		local username = jid_split(stanza.attr.to);
-		if not username then return; end
-		local contact = jid_bare(stanza.attr.from);
-		if in_roster(username, contact) or replies.answers(username, stanza) then return; end
+		local stanza = event.stanza;
+		local to, from = jids(stanza.attr.to), jids(stanza.attr.from);
+		local username = to and to.node;
+		if not (username and from) then return; end
+		local contact = from.bare;
+		if in_roster(username, to.bare, contact) or replies.answers(username, contact, stanza) then return; end
 		local subscribe = stanza.name == "presence" and stanza.attr.type == "subscribe";
 		return drop(partner, subscribe and "subscribe" or stanza.name, stanza);
 	end
 	for _, event in ipairs({ "message/bare", "message/full", "iq/bare", "iq/full", "presence/bare", "presence/full" }) do
 		-- before blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage
-		module:hook(event, guard_unverified, 1000);
+		hot.hook_while({ "public_unverified" }, event, guard_unverified, 1000);
 	end
 
 	-- Tell the new subscriber what the user's resources are doing (as mod_presence does).
@@ -110,12 +109,13 @@ return function (policy, metrics, replies)
 
 	-- Subscription requests, to the bare or (mod_presence handles those too) a full JID.
 	local function subscription_request(event)
-		local origin, stanza = event.origin, event.stanza;
-		local partner = remote_partner(origin, stanza);
+		local partner = remote_partner(event);
 		if not partner then return; end
-		local username = jid_split(stanza.attr.to);
-		if not username then return; end
-		return partner, username, jid_bare(stanza.attr.from);
+		local stanza = event.stanza;
+		local to, from = jids(stanza.attr.to), jids(stanza.attr.from);
+		local username = to and to.node;
+		if not (username and from) then return; end
+		return partner, username, from.bare;
 	end
 
 	-- federated / public_verified with auto_approve: approve without asking. After mod_blocklist
@@ -154,8 +154,10 @@ return function (policy, metrics, replies)
 		return query and query:get_text() ~= "";
 	end
 
-	-- A copy of `stanza` without its status note (presence) or last-activity text (iq): the top
-	-- element, then a copy of each child but those (text between them kept as it is).
+	-- A copy of `stanza` without its status note (presence) or last-activity text (iq): a copy of
+	-- the top element holding the same children but those (text between them kept as it is).
+	-- The children are shared, not copied: what routes and sends a stanza changes only the top
+	-- element's attributes (mod_presence readdresses its one presence object for each contact).
 	local function without_status(stanza)
 		local copy = st.clone(stanza, true);
 		local presence = copy.name == "presence";
@@ -165,7 +167,7 @@ return function (policy, metrics, replies)
 			elseif not presence and child.name == "query" and child.attr.xmlns == xmlns_last then
 				copy:add_direct_child(st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds })); -- no text
 			elseif not (presence and is_status(child)) then
-				copy:add_direct_child(st.clone(child));
+				copy:add_direct_child(child);
 			end
 		end
 		return copy;
@@ -173,10 +175,8 @@ return function (policy, metrics, replies)
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them.
-	module:hook("route/remote", function (event)
-		local types = policy.types;
-		if not (types.public_verified or types.public_unverified) then return; end -- only federated partners
-		local partner = policy.resolve(event.to_host);
+	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", function (event)
+		local partner = hot.partner(event);
 		if not partner or partner.type == "federated" then return; end
 		local stanza = event.stanza;
 		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end

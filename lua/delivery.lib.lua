@@ -12,7 +12,10 @@
 
 local jid_host = require "util.jid".host;
 
-return function (policy, metrics, sessions)
+local hosts = prosody.hosts;
+
+return function (policy, metrics, sessions, hot)
+	local PARTNER = hot.PARTNER;
 	local logged = setmetatable({}, { __mode = "k" }); -- session -> { [domain] = true }
 
 	local function refuse(origin, stanza, domain, reason, text)
@@ -28,7 +31,7 @@ return function (policy, metrics, sessions)
 		return true;
 	end
 
-	-- Senders already let through, per stream: passed[session] = { [from] = true }, counted in
+	-- Senders already let through, per stream: passed[session] = { [from] = partner }, counted in
 	-- counts[session]. The verdict on a sender depends only on its stream's records
 	-- (sessions.lib.lua) and on the policy, so a stream's list is forgotten when a record is made
 	-- on it, and every list when the policy changes; at most PASSED_MAX senders per stream (the
@@ -39,13 +42,17 @@ return function (policy, metrics, sessions)
 	policy.on_change(function () passed, counts = weak(), weak(); end);
 	sessions.on_record(function (session) passed[session] = nil; end);
 
-	local function pass(origin, from)
+	-- The sender's partner goes on the event for the contact rules after this guard
+	-- (contacts.lib.lua); none for a local host's domain, to which they do not apply.
+	local function pass(event, origin, from, domain, partner)
 		local list = passed[origin];
 		if not list or counts[origin] >= PASSED_MAX then
 			list = {};
 			passed[origin], counts[origin] = list, 0;
 		end
-		list[from], counts[origin] = true, counts[origin] + 1;
+		if hosts[domain] then partner = false; end
+		list[from], counts[origin] = partner, counts[origin] + 1;
+		event[PARTNER] = partner;
 	end
 
 	local function guard(event)
@@ -54,7 +61,11 @@ return function (policy, metrics, sessions)
 		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
 		local from = stanza.attr.from;
 		local list = passed[origin];
-		if list and list[from] and not origin.destroyed then return; end
+		local known = list and list[from];
+		if known and not origin.destroyed then
+			event[PARTNER] = known;
+			return;
+		end
 		local domain = jid_host(from);
 		local method = domain and sessions.method(origin, domain);
 		if not method then
@@ -67,7 +78,7 @@ return function (policy, metrics, sessions)
 			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
 				:format(domain, method));
 		end
-		pass(origin, from);
+		pass(event, origin, from, domain, partner);
 	end
 
 	for _, kind in ipairs({ "message", "presence", "iq" }) do

@@ -13,6 +13,7 @@
 --   certs.lib.lua     certificate identity and key pins of partner streams
 --   contacts.lib.lua  partner types: subscriptions, messages, status notes
 --   replies.lib.lua   which stanzas of a public_unverified stranger answer a user's own
+--   hotpath.lib.lua   what the per-stanza hooks share (the stanza's partner, parsed JIDs)
 --   limits.lib.lua    connection_limit and keepalive
 --   connect.lib.lua   connect (host:port instead of DNS), on Prosody 13
 --   dialback.lib.lua  this host's dialback keys, made and checked by the C core
@@ -75,14 +76,15 @@ local policy = module:require("policy")(core);
 local runtime = module:require("runtime")(policy); -- reads the runtime partners and puts the policy in force
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
 local sessions = module:require("sessions");
-local streams = module:require("streams")(policy, metrics, refuse, note_refusal, sessions);
-module:require("delivery")(policy, metrics, sessions);
+local hot = module:require("hotpath")(policy); -- what the per-stanza hooks share
+local streams = module:require("streams")(policy, metrics, refuse, note_refusal, sessions, hot);
+module:require("delivery")(policy, metrics, sessions, hot);
 local certs = module:require("certs")(core, policy, refuse);
 local limits = module:require("limits")(policy, refuse, sessions);
 module:require("connect")(policy, compat);
 module:require("dialback")(core, policy);
 module:require("reconcile")(policy, refuse, sessions, certs, limits);
-local contacts = module:require("contacts")(policy, metrics, module:require("replies")(policy));
+local contacts = module:require("contacts")(metrics, module:require("replies")(hot), hot);
 module:require("gauges")(policy, metrics, sessions);
 module.environment.s2s_partners_status = module:require("status")(policy, sessions, compat);
 

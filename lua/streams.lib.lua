@@ -54,7 +54,7 @@ local function remote_of(session)
 	return session.from_host;
 end
 
-return function (policy, metrics, refuse, note_refusal, sessions)
+return function (policy, metrics, refuse, note_refusal, sessions, hot)
 	local allows = policy.allows;
 	-- Incoming streams waiting for the authoritative server's answer about a dialback key,
 	-- by "<domain>/<stream id>" (as in mod_dialback).
@@ -110,6 +110,7 @@ return function (policy, metrics, refuse, note_refusal, sessions)
 		local partner, why = policy.resolve(event.to_host);
 		if partner then
 			check_route(event.to_host);
+			hot.note(event, partner); -- for the hooks after this one (replies, contacts)
 			return; -- continue to mod_s2s (priority -1 / -10)
 		end
 		local stanza = event.stanza;

@@ -108,6 +108,24 @@ describe("public_unverified strangers #integration", function()
 		assert_dropped("iq", "<iq to='" .. alice.full_jid .. "' type='result' id='%s'/>")
 	end)
 
+	-- The rule's hooks are there only while a partner has the type (README "Performance"): taken
+	-- away by a reload that leaves no public_unverified partner, back with the next that has one.
+	it("stops and starts applying the rule as reloads take the type away and bring it back", function()
+		local listed = { domain = "pu.test", tls = "optional", dialback = true }
+		listed.type = "federated"
+		a:configure{ vhost_options = { s2s_partners = { listed } } }
+		a:reload()
+		assert(a:wait_log("federation partners in force (reload)", { timeout = T, plain = true }))
+		assert(ulf:send_message{ to = "alice@a.test", body = "a federated stranger", id = "fed-1" })
+		assert(alice:expect_message{ from = "ulf@pu.test", body = "a federated stranger", timeout = T })
+		listed.type = "public_unverified"
+		local mark = a:log_mark()
+		a:configure{ vhost_options = { s2s_partners = { listed } } }
+		a:reload()
+		assert(a:wait_log("federation partners in force (reload)", { since = mark, timeout = T, plain = true }))
+		assert_dropped("message", "<message to='alice@a.test' type='chat' id='%s'><body>spam again</body></message>")
+	end)
+
 	it("counts every drop", function()
 		local stats = a:shell("stats:show('s2s_partners/dropped')")
 		for _, kind in ipairs({ "message", "iq", "presence" }) do
