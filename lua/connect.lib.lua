@@ -4,15 +4,17 @@
 
 return function (policy, compat)
 	if not compat.is_13() then
-		local function warn(compiled)
-			for _, partner in ipairs(compiled:partners()) do
-				if partner.connect then
-					module:log("warn", "Partner %s has connect = %q, which needs Prosody 13: on %s its streams are "
-						.. "connected through DNS", partner.domain, partner.connect, prosody.version);
-				end
+		-- the partners with connect, found from their records over a few ticks (policy.find_later)
+		local function has_connect(record) return record.connect ~= nil; end
+		local function connects(partner) return partner.connect ~= nil; end
+		local function say(found)
+			for _, partner in ipairs(found) do
+				module:log("warn", "Partner %s has connect = %q, which needs Prosody 13: on %s its streams are "
+					.. "connected through DNS", partner.domain, partner.connect, prosody.version);
 			end
 		end
-		if policy.compiled then warn(policy.compiled); end
+		local function warn() policy.find_later(has_connect, connects, say); end
+		if policy.compiled then warn(); end
 		policy.on_change(warn);
 		return;
 	end

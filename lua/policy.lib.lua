@@ -34,26 +34,70 @@ return function (core)
 		return ("runtime partner %d%s"):format(i - n_config, err:sub(#head + 1));
 	end
 
+	-- Is `list` a list as the core wants it written: keys 1..n only (no holes, no stray keys)?
+	-- The core's own test (s2sp_list_problem), made here without compiling anything; raw, as the
+	-- core reads tables. Returns ok, n.
+	local function plain_list(list)
+		if type(list) ~= "table" then return false; end
+		local count, max = 0, 0;
+		for k in next, list do
+			if math.type(k) ~= "integer" or k < 1 then return false; end
+			count = count + 1;
+			if k > max then max = k; end
+		end
+		return count == max, count;
+	end
+
+	-- The config file's records followed by `runtime`'s, as one list for the core, or nil when
+	-- `list` is not plain. The copy of a config list is kept (for the latest list only, weakly)
+	-- and its tail replaced: a runtime edit copies no config record (README "Performance"). The
+	-- core keeps nothing of the list it compiles, so the copy can be reused.
+	local merged = setmetatable({}, { __mode = "k" }); -- [config list] = { n, len, all }
+	local function with_runtime(list, runtime)
+		local m = merged[list];
+		if not m then
+			local plain, n = plain_list(list);
+			if not plain then return nil; end
+			local all = {};
+			for i = 1, n do all[i] = rawget(list, i); end
+			m = { n = n, len = n, all = all };
+			merged = setmetatable({ [list] = m }, { __mode = "k" });
+		end
+		local all, n = m.all, m.n;
+		local len = n;
+		for _, record in ipairs(runtime) do len = len + 1; all[len] = record; end
+		for i = len + 1, m.len do all[i] = nil; end
+		m.len = len;
+		return all, n;
+	end
+
 	-- The config file's list (a table, or anything for the core to name), the runtime records
 	-- and the default, compiled together: compiled, warnings, n_config or nil, err, detail (the
 	-- core's: index, field, message; see partners.compile). The core checks the list exactly as
 	-- written first, so holes (a nil, e.g. an undefined variable, in the list) and stray keys are
 	-- refused like any other invalid list (README "Configuration") rather than hidden by the
-	-- copy the runtime partners are appended to.
+	-- copy the runtime partners are appended to. With runtime records, a list that is plain (the
+	-- core would find nothing wrong with it as a list) is compiled once, with them: the records
+	-- are checked in the same order, so the same first error is found (README "Performance":
+	-- one compile per change, not two).
 	local function compile(list, runtime, default)
-		local config, warnings, detail = core.compile(list, default);
-		if not config then
-			local err = warnings;
-			if detail.hole then
-				err = ("%s (entry %d is nil)"):format(err, detail.hole);
+		local all, n_config;
+		if runtime[1] ~= nil then all, n_config = with_runtime(list, runtime); end
+		if not all then
+			local config, warnings, detail = core.compile(list, default);
+			if not config then
+				local err = warnings;
+				if detail.hole then
+					err = ("%s (entry %d is nil)"):format(err, detail.hole);
+				end
+				return nil, err, detail;
 			end
-			return nil, err, detail;
+			n_config = #config;
+			if runtime[1] == nil then return config, warnings, n_config; end
+			all = {};
+			for i = 1, n_config do all[i] = rawget(list, i); end
+			for _, record in ipairs(runtime) do all[#all + 1] = record; end
 		end
-		local n_config = #config;
-		if runtime[1] == nil then return config, warnings, n_config; end
-		local all = {};
-		for i = 1, n_config do all[i] = rawget(list, i); end
-		for _, record in ipairs(runtime) do all[#all + 1] = record; end
 		local compiled, err, refused = core.compile(all, default);
 		if not compiled then return nil, runtime_error(err, refused, n_config), refused; end
 		return compiled, err, n_config; -- err: the warnings
@@ -69,40 +113,128 @@ return function (core)
 		};
 	end
 
-	local function warn_about_globals(compiled)
-		-- Prosody's own global options are applied by mod_s2s / mod_tls before or after us and
-		-- can make a partner's rule impossible; say so at start rather than fail mysteriously.
+	-- A large list is not logged partner by partner (README "Performance": a reload of 100,000
+	-- partners must not stall the server): when more than NAMED_MAX partners have something to
+	-- be said about them, one line says it with their number and the first NAMED_FIRST domains;
+	-- the per-partner debug lines are written for lists of at most DETAIL_MAX partners.
+	local NAMED_MAX, NAMED_FIRST, DETAIL_MAX = 10, 5, 1000;
+
+	-- The partners of `compiled` (made from `sources`: { list = the config file's records, n =
+	-- how many, runtime = the runtime records }) whose record as written passes `maybe` (a cheap
+	-- test every wanted partner passes: fields as written, before defaults) and whose compiled
+	-- record passes `wanted`, in list order, at most `max` of them. Reads records `from` (1) to
+	-- `to` (all), and looks up only those `maybe` lets through, so the core builds no other
+	-- partner's table. Returns the list, and true when it is complete (`max` reached or `to` is
+	-- the last record).
+	local function find(compiled, sources, maybe, wanted, max, found, from, to)
+		found = found or {};
+		local n, runtime = sources.n, sources.runtime;
+		local total = n + #runtime;
+		to = math.min(to or total, total);
+		for i = from or 1, to do
+			local record;
+			if i <= n then record = rawget(sources.list, i); else record = runtime[i - n]; end
+			if type(record) == "table" and maybe(record) then
+				local partner = compiled:lookup(record.domain);
+				if partner and wanted(partner) then
+					found[#found + 1] = partner;
+					if max and #found >= max then return found, true; end
+				end
+			end
+		end
+		return found, to == total;
+	end
+
+	-- The partners to name when `count` partners pass `maybe` / `wanted` (see find): all of them
+	-- up to NAMED_MAX, else the first NAMED_FIRST.
+	local function named(compiled, sources, count, maybe, wanted)
+		if count == 0 then return {}; end
+		return find(compiled, sources, maybe, wanted, count <= NAMED_MAX and count or NAMED_FIRST);
+	end
+
+	-- Say something at `level` about `count` partners, of which `found` lists the first (see
+	-- named): `one(partner)` returns the format and arguments of a partner's own line, written
+	-- for each when there are at most NAMED_MAX; else one line, `many`, with the count and the
+	-- first few domains.
+	local function tell(level, count, found, one, many)
+		if count == 0 then return; end
+		if count <= NAMED_MAX then
+			for _, partner in ipairs(found) do module:log(level, one(partner)); end
+			return;
+		end
+		local names = {};
+		for i = 1, math.min(#found, NAMED_FIRST) do names[i] = found[i].domain; end
+		module:log(level, "%d partners %s (the first: %s, …)", count, many, table.concat(names, ", "));
+	end
+
+	local function tls_set(record) return record.tls ~= nil and record.tls ~= "required"; end -- "required" by default
+	local function tls_not_required(partner) return partner.tls ~= "required"; end
+	local function dialback_set(record) return record.dialback ~= false; end -- on by default
+	local function allows_dialback(partner) return partner.dialback; end
+	local function tls_off(record) return record.tls == "not_supported"; end
+	local function no_tls(partner) return partner.tls == "not_supported"; end
+	local function no_tls_no_sasl(record) return record.tls == "not_supported" and record.sasl == "not_supported"; end
+	local function valid_with_message(partner) return partner.class == "valid" and partner.message ~= nil; end
+
+	-- Prosody's own global options are applied by mod_s2s / mod_tls before or after us and can
+	-- make a partner's rule impossible; say so at start rather than fail mysteriously. Counted by
+	-- the core; only the partners named are looked up.
+	local function warn_about_globals(compiled, sources)
 		local options = self.prosody_options();
-		local require_encryption, secure_auth = options.require_encryption, options.secure_auth;
-		for _, partner in ipairs(compiled:partners()) do
-			if require_encryption and partner.tls ~= "required" then
-				module:log("warn", "Partner %s has tls = %q but s2s_require_encryption is on: Prosody will refuse its "
-					.. "unencrypted streams; set s2s_require_encryption = false (the module enforces tls = required itself)",
-					partner.domain, partner.tls);
-			end
-			if secure_auth and partner.dialback then
-				module:log("warn", "Partner %s allows dialback but s2s_secure_auth is on: Prosody will refuse its streams "
-					.. "without a trusted certificate; set s2s_secure_auth = false (the module enforces SASL rules itself)",
-					partner.domain);
-			end
-			if partner.tls == "not_supported" and options.direct_tls then
-				module:log("warn", "Partner %s has tls = \"not_supported\" but s2s_direct_tls_ports is set: "
-					.. "direct TLS connections cannot be made plaintext", partner.domain);
-			end
+		if options.require_encryption then
+			local count = #compiled - compiled:count_where("tls", "required");
+			tell("warn", count, named(compiled, sources, count, tls_set, tls_not_required), function (partner)
+					return "Partner %s has tls = %q but s2s_require_encryption is on: Prosody will refuse its "
+						.. "unencrypted streams; set s2s_require_encryption = false (the module enforces tls = required itself)",
+						partner.domain, partner.tls;
+				end, "have tls other than \"required\" but s2s_require_encryption is on: Prosody will refuse their "
+					.. "unencrypted streams; set s2s_require_encryption = false (the module enforces tls = required itself)");
+		end
+		if options.secure_auth then
+			local count = compiled:count_where("dialback", true);
+			tell("warn", count, named(compiled, sources, count, dialback_set, allows_dialback), function (partner)
+					return "Partner %s allows dialback but s2s_secure_auth is on: Prosody will refuse its streams "
+						.. "without a trusted certificate; set s2s_secure_auth = false (the module enforces SASL rules itself)",
+						partner.domain;
+				end, "allow dialback but s2s_secure_auth is on: Prosody will refuse their streams without a trusted "
+					.. "certificate; set s2s_secure_auth = false (the module enforces SASL rules itself)");
+		end
+		if options.direct_tls then
+			local count = compiled:count_where("tls", "not_supported");
+			tell("warn", count, named(compiled, sources, count, tls_off, no_tls), function (partner)
+					return "Partner %s has tls = \"not_supported\" but s2s_direct_tls_ports is set: "
+						.. "direct TLS connections cannot be made plaintext", partner.domain;
+				end, "have tls = \"not_supported\" but s2s_direct_tls_ports is set: direct TLS connections cannot be "
+					.. "made plaintext");
 		end
 	end
 
-	local function types_of(compiled)
-		local types = {};
-		for _, partner in ipairs(compiled:partners()) do types[partner.type] = true; end
-		local default_partner = compiled:default();
-		if default_partner then types[default_partner.type] = true; end
-		return types;
+	-- The notes of valid rows of the matrix (README "Negotiation matrix": only tls = sasl =
+	-- "not_supported" with dialback has one), at info level.
+	local function note_valid_rows(compiled, sources)
+		if compiled:count_where("tls", "not_supported") == 0 or compiled:count_where("sasl", "not_supported") == 0 then
+			return;
+		end
+		local noted = find(compiled, sources, no_tls_no_sasl, valid_with_message);
+		tell("info", #noted, noted, function (partner) return "Partner %s: %s", partner.domain, partner.message; end,
+			"are valid with a note: " .. (noted[1] and noted[1].message or ""));
 	end
 
 	local function describe(partner)
 		return ("%s (%s, tls=%s, sasl=%s, dialback=%s)"):format(partner.domain or "default",
 			partner.type, partner.tls, partner.sasl, tostring(partner.dialback));
+	end
+
+	-- The compile warnings (warning rows of the matrix), at most NAMED_MAX of them one by one.
+	local function log_warnings(warnings)
+		for i, warning in ipairs(warnings) do
+			if #warnings > NAMED_MAX and i > NAMED_FIRST then
+				module:log("warn", "… and %d more warnings like these, about other partners (%d in all)",
+					#warnings - NAMED_FIRST, #warnings);
+				return;
+			end
+			module:log("warn", "%s", tostring(warning));
+		end
 	end
 
 	-- Check dialback_secret and compile the configured list; returns true or nil, err. Never
@@ -111,10 +243,10 @@ return function (core)
 		local option, err = OPT_SECRET, secret_problem(module:get_option(OPT_SECRET));
 		if err then err = OPT_SECRET .. ": " .. err; end
 		local ok, compiled, warnings, n_config;
+		local list, runtime = module:get_option(OPT_LIST, {}), self.runtime;
 		if not err then
 			option = OPT_LIST;
-			ok, compiled, warnings, n_config = pcall(compile, module:get_option(OPT_LIST, {}), self.runtime,
-				module:get_option(OPT_DEFAULT));
+			ok, compiled, warnings, n_config = pcall(compile, list, runtime, module:get_option(OPT_DEFAULT));
 			if not ok then
 				err = tostring(compiled);
 			elseif not compiled then
@@ -132,21 +264,19 @@ return function (core)
 			self.error = err;
 			return nil, err;
 		end
-		for _, warning in ipairs(warnings) do
-			module:log("warn", "%s", tostring(warning));
-		end
-		for _, partner in ipairs(compiled:partners()) do
-			if partner.class == "valid" and partner.message then
-				module:log("info", "Partner %s: %s", partner.domain, partner.message);
-			end
-			module:log("debug", "Partner %s", describe(partner));
+		local sources = { list = list, n = n_config, runtime = runtime };
+		log_warnings(warnings);
+		note_valid_rows(compiled, sources);
+		if #compiled <= DETAIL_MAX then
+			for _, partner in ipairs(compiled:partners()) do module:log("debug", "Partner %s", describe(partner)); end
 		end
 		local default_partner = compiled:default();
 		if default_partner then
 			module:log("info", "Unlisted domains federate with the default policy %s", describe(default_partner));
 		end
-		warn_about_globals(compiled);
-		self.compiled, self.error, self.from_config, self.types = compiled, nil, n_config, types_of(compiled);
+		warn_about_globals(compiled, sources);
+		self.compiled, self.error, self.from_config, self.types = compiled, nil, n_config, compiled:types();
+		self.sources = sources;
 		for _, listener in ipairs(listeners) do listener(compiled); end
 		module:set_status("core", ("%d partners"):format(#compiled));
 		module:log("info", "%d federation partners in force (%s)", #compiled, reason);
@@ -199,6 +329,29 @@ return function (core)
 	-- Is this partner (a compiled record) one of the config file's (read-only at runtime)?
 	function self.is_from_config(partner)
 		return partner.index ~= nil and partner.index <= self.from_config;
+	end
+
+	-- The partners of the policy in force whose record as written passes `maybe` and whose
+	-- compiled record passes `wanted` (see find above), for a listener that cares about a few
+	-- partners the core does not count (connect.lib.lua), without walking the compiled list:
+	-- `done(found)` is called once all records are read, FIND_CHUNK records per event-loop tick
+	-- (README "Performance": the server keeps serving meanwhile; a list of at most FIND_CHUNK
+	-- records is read at once), and not at all when another policy came into force meanwhile
+	-- (its own listeners look again).
+	local FIND_CHUNK = 10000;
+	function self.find_later(maybe, wanted, done)
+		local compiled, sources = self.compiled, self.sources;
+		if not compiled then return; end
+		local found, from = {}, 1;
+		local function step()
+			if self.compiled ~= compiled then return; end
+			local complete;
+			found, complete = find(compiled, sources, maybe, wanted, nil, found, from, from + FIND_CHUNK - 1);
+			if complete then done(found); return; end
+			from = from + FIND_CHUNK;
+			return 0; -- again at the next tick
+		end
+		if step() then module:add_timer(0, step); end
 	end
 
 	function self.on_change(listener)

@@ -169,10 +169,12 @@ return function (core, policy, explain, status, compat)
 		return partner and last[key_of(partner)] or nil;
 	end
 
-	policy.on_change(function (compiled)
-		local keep = { default = compiled:default() ~= nil };
-		for _, p in ipairs(compiled:partners()) do keep[p.domain] = true; end
-		for k in pairs(last) do if not keep[k] then last[k] = nil; end end
+	policy.on_change(function (compiled) -- O(probes kept), whatever the size of the list
+		for k in pairs(last) do
+			local p = compiled:lookup(k);
+			local keep = (k == "default" and compiled:default() ~= nil) or (p ~= nil and p.domain == k);
+			if not keep then last[k] = nil; end
+		end
 	end);
 
 	-- README "Status": each partner entry carries the summary of its last probe.

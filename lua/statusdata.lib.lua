@@ -127,11 +127,12 @@ end
 
 --- After a policy change: forget the partners that are gone (and the default policy's attempts
 -- when there is no default any more). `partners` is the new list, `default` its default or nil.
-function Store:retain(partners, default)
-	local keep = {};
-	for _, partner in ipairs(partners) do keep[partner.domain] = true; end
+--- Forget the partners a policy change removed: keep the rings of the domains for which
+-- `is_partner(domain)` is true (a primary domain of the new policy), and the default policy's
+-- only when there is one. O(partners with a ring), whatever the size of the list.
+function Store:retain(is_partner, default)
 	for domain in pairs(self.partners) do
-		if not keep[domain] then self.partners[domain] = nil; end
+		if not is_partner(domain) then self.partners[domain] = nil; end
 	end
 	if not default then self.default = nil; end
 end
