@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Plot of the partner table scale (spec/bench/table_bench.lua): compile time and memory held
-against the number of partners, log-log, from scale.tsv. Usage: plot_table.py scale.tsv out.png"""
+against the number of partners, log-log, from scale.tsv; with a second file of the same form
+(figures of an earlier build), those too, in grey.
+Usage: plot_table.py scale.tsv out.png [before.tsv]"""
 import csv
 import sys
 
@@ -9,11 +11,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(tsv, out):
+def read(tsv):
     with open(tsv, newline="") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if int(r["partners"]) >= 1000]
+        return [r for r in csv.DictReader(f, delimiter="\t") if int(r["partners"]) >= 1000]
+
+
+def main(tsv, out, before=None):
+    rows = read(tsv)
     n = [int(r["partners"]) for r in rows]
     fig, (compile_ax, mem_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
+    if before:
+        old = read(before)
+        m = [int(r["partners"]) for r in old]
+        compile_ax.loglog(m, [float(r["compile_ms"]) for r in old], marker="o", color="grey",
+                          alpha=0.6, label="compile(), before (eager tables)")
+        mem_ax.loglog(m, [float(r["held_mib"]) for r in old], marker="o", color="grey", alpha=0.6,
+                      label="memory held, before (eager tables)")
     compile_ax.loglog(n, [float(r["compile_ms"]) for r in rows], marker="o", label="compile()")
     compile_ax.loglog(n, [float(r["partners_ms"]) for r in rows], marker="s", linestyle="--",
                       label="partners() (builds every table)")
@@ -35,4 +48,4 @@ def main(tsv, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)

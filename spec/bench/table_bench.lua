@@ -15,7 +15,8 @@
 -- - partners(): policy:partners(), the admin listing, on a fresh policy of the same list (no
 --   table built yet): it builds every partner's table; and the Lua heap once all are built.
 -- Writes the figures to DIR/scale.tsv (default bench/results/table) and has
--- spec/bench/plot_table.py draw DIR/scale.png from them (a failed plot is reported, not fatal).
+-- spec/bench/plot_table.py draw DIR/scale.png from them (a failed plot is reported, not fatal),
+-- with DIR/scale-before.tsv in grey when there is one (the same bench run on an earlier build).
 -- Exit status 1 when a target at 100k (TARGETS) is missed.
 local plugin = arg[1] or "build/plugins/mod_s2s_partners"
 local SIZES = { 1000, 10000, 100000, 1000000 }
@@ -140,7 +141,11 @@ if not write_tsv(tsv) then
 	print("no plot: cannot write " .. tsv)
 else
 	local script = arg[0]:gsub("[^/]*$", "") .. "plot_table.py"
-	local ok, _, code = os.execute(("/usr/bin/python3 '%s' '%s' '%s'"):format(script, tsv, png))
+	local before = out_dir .. "/scale-before.tsv" -- an earlier build's figures, drawn in grey
+	local fh = io.open(before)
+	if fh then fh:close() else before = "" end
+	local ok, _, code = os.execute(("/usr/bin/python3 '%s' '%s' '%s' %s"):format(script, tsv, png,
+		before ~= "" and ("'" .. before .. "'") or ""))
 	print(ok and ("figures in %s, plot in %s"):format(tsv, png)
 		or ("figures in %s; no plot: %s exited with %s (see above)"):format(tsv, script, tostring(code)))
 end
