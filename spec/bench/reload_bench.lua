@@ -14,7 +14,11 @@
 -- eve@b.test are logged in and must receive nothing. Each received message is read back (its
 -- id, from, to): misrouted = one that reached another account than its addressee, came from
 -- another sender, arrived twice or was never sent; lost = sent and never received; bounced =
--- an error came back (b.test stays a partner in every list, so none is expected).
+-- an error came back (b.test stays a partner in every list, so none is expected). alice and
+-- frank@d1.b.test (another VirtualHost of b.test's server) also write to each other: d1.b.test
+-- is a partner in every other list only, so its messages sent once a reload is done must be
+-- delivered or refused as that list says (README "Administration": streams the new policy no
+-- longer allows are closed; the sender gets an error).
 --
 -- Cases, each measured REPEATS times:
 --   changed    the config file rewritten with a changed list (1% of the partners replaced, every
@@ -22,8 +26,9 @@
 --   unchanged  SIGHUP with the same file
 --   runtime    an admin edit over the shell (`s2s_partners:put` of a new runtime partner, then
 --              `s2s_partners:remove` of it): the runtime path (README "Administration")
---   prosody    a.test restarted without the module, same file, SIGHUP: Prosody's own share
---              (config parse, its own config-reloaded handlers), the floor of the reload cases
+--   prosody    the module unloaded from a.test (`module:unload` over the shell), same file,
+--              SIGHUP: Prosody's own share (config parse, its own config-reloaded handlers), the
+--              floor of the reload cases
 -- The meter also times, inside the server: Prosody's parse of the config file, all
 -- config-reloaded handlers, the module's policy.load and the C core's compile() within it (wall
 -- and process CPU time: on a busy machine wall time also counts other processes' turns).
@@ -46,16 +51,20 @@ local LEAD = 0.3      -- seconds of traffic before each reload
 local TAIL = 0.5      -- seconds of traffic after it is done
 local TARGETS = {
 	stall_ms = 100,   -- the module's share of the longest stall of a reload or runtime edit (issue 17)
-	misrouted = 0, lost = 0, bounced = 0,
+	misrouted = 0, lost = 0, bounced = 0, against_policy = 0,
 }
 
 local function out(fmt, ...) print(fmt:format(...)) end
 
 -- The partner list as config text: `rev` changes every description and replaces 1% of the
--- partners (those whose number ends in the revision's two digits) by new domains.
+-- partners (those whose number ends in the revision's two digits) by new domains; TOGGLED is a
+-- partner in odd revisions only (so in the last of REPEATS = 3 and in the cases after it).
+local TOGGLED = "d1.b.test"
+local function toggled_in(rev) return rev % 2 == 1 end
 local function partners_text(rev)
 	local lines, mid = { "s2s_partners = {" }, N // 2
 	local r = rev % 100
+	if toggled_in(rev) then lines[2] = ("{ domain = '%s'; type = 'federated' };"):format(TOGGLED) end
 	for i = 1, N do
 		if i == mid then
 			lines[#lines + 1] = ("{ domain = 'b.test'; type = 'federated'; description = 'the peer, rev %d'; "
@@ -114,7 +123,8 @@ local function main(env)
 	local a = env:server{ host = "a.test", users = { alice = "pw", carol = "pw" }, plugin = true, log_level = "info",
 		modules = { "bench_lag" }, s2s_require_encryption = false, s2s_secure_auth = false,
 		global_options = { plugin_paths = { plugins, util.abspath("spec/bench") } }, vhost_config = list0 }
-	local b = env:server{ host = "b.test", users = { bob = "pw", dave = "pw", eve = "pw" }, log_level = "info",
+	local b = env:server{ host = "b.test", extra_hosts = { TOGGLED }, log_level = "info",
+		users = { bob = "pw", dave = "pw", eve = "pw", ["frank@" .. TOGGLED] = "pw" },
 		s2s_require_encryption = false, s2s_secure_auth = false }
 	local t_start = util.now()
 	env:start()
@@ -125,27 +135,30 @@ local function main(env)
 		.. "before each reload to %.1f s after it; %d measurements per case", STEP * 1e3, LEAD, TAIL, REPEATS)
 
 	local clients = {}
-	local function login(server, user)
+	local function login(server, user, domain)
 		local t = server:client_target()
-		local c = rawc2s.login{ addr = t.host, port = t.port, user = user, domain = server.host, password = "pw",
+		domain = domain or server.host
+		local c = rawc2s.login{ addr = t.host, port = t.port, user = user, domain = domain, password = "pw",
 			presence = true }
 		clients[#clients + 1] = c
-		return receiver(c, user .. "@" .. server.host)
+		return receiver(c, user .. "@" .. domain)
 	end
 	local seq = 0
-	local sent = {} -- id -> { to, from }
+	local sent = {} -- id -> { to, from, t, toggled }
 	local accounts
 	local function send(from, to, id)
-		sent[id] = { to = to.jid, from = from.jid }
+		sent[id] = { to = to.jid, from = from.jid, t = util.now(),
+			toggled = to.jid:sub(-#TOGGLED) == TOGGLED or from.jid:sub(-#TOGGLED) == TOGGLED }
 		from.client:send(("<message to='%s' type='chat' id='%s'><body>reload bench %s</body></message>")
 			:format(to.jid, id, id))
 	end
 
-	local alice, carol, bob, dave, eve
+	local alice, carol, bob, dave, eve, frank
 	local function connect_all()
 		alice, carol = login(a, "alice"), login(a, "carol")
 		bob, dave, eve = login(b, "bob"), login(b, "dave"), login(b, "eve")
-		accounts = { alice, carol, bob, dave, eve }
+		frank = login(b, "frank", TOGGLED)
+		accounts = { alice, carol, bob, dave, eve, frank }
 		-- warm-up: both s2s streams up before anything is measured
 		local id = "warm" .. seq
 		seq = seq + 1
@@ -158,8 +171,13 @@ local function main(env)
 	end
 	connect_all()
 
-	local totals = { sent = 0, delivered = 0, misrouted = 0, lost = 0, bounced = 0 }
-	local function check_delivery()
+	-- Messages to and from b.test must all be delivered; those of TOGGLED sent SETTLE s after a
+	-- reload was done must follow the list then in force (delivered when it is a partner, refused
+	-- when not); before that, either. Every received one must be its addressee's.
+	local SETTLE = 0.3
+	local totals = { sent = 0, delivered = 0, misrouted = 0, lost = 0, bounced = 0,
+		toggled = 0, toggled_delivered = 0, toggled_refused = 0, toggled_lost = 0, against_policy = 0 }
+	local function check_delivery(t_done, allowed)
 		-- wait until every message sent is accounted for, then judge every received one
 		local function counted()
 			local n = 0
@@ -168,27 +186,43 @@ local function main(env)
 		end
 		local expected = 0
 		for _ in pairs(sent) do expected = expected + 1 end
-		util.poll(function() return counted() >= expected end, 20, 0.05)
-		local seen, misrouted, bounced, delivered = {}, 0, 0, 0
+		util.poll(function() return counted() >= expected end, 10, 0.05)
+		local outcome, f = {}, { sent = 0, delivered = 0, misrouted = 0, lost = 0, bounced = 0,
+			toggled = 0, toggled_delivered = 0, toggled_refused = 0, toggled_lost = 0, against_policy = 0 }
 		for _, r in ipairs(accounts) do
 			for _, m in ipairs(r.got) do
 				local s = m.id and sent[m.id]
 				if m.type == "error" then
-					bounced = bounced + 1
-					if s then seen[m.id] = true end
-				elseif not s or seen[m.id] or s.to ~= r.jid or m.to ~= r.jid or m.from ~= s.from then
-					misrouted = misrouted + 1
+					if s and not outcome[m.id] then outcome[m.id] = "refused" else f.misrouted = f.misrouted + 1 end
+				elseif not s or outcome[m.id] or s.to ~= r.jid or m.to ~= r.jid or m.from ~= s.from then
+					f.misrouted = f.misrouted + 1
 				else
-					seen[m.id] = true
-					delivered = delivered + 1
+					outcome[m.id] = "delivered"
 				end
 			end
 			r.got = {}
 		end
-		local lost = 0
-		for id in pairs(sent) do if not seen[id] then lost = lost + 1 end end
+		for id, s in pairs(sent) do
+			local o = outcome[id]
+			if s.toggled then
+				f.toggled = f.toggled + 1
+				local key = o == "delivered" and "toggled_delivered" or o == "refused" and "toggled_refused" or "toggled_lost"
+				f[key] = f[key] + 1
+				if t_done and s.t > t_done + SETTLE and o ~= (allowed and "delivered" or "refused")
+					and not (not allowed and o == nil and s.from:sub(-#TOGGLED) == TOGGLED) then
+					-- (a message from a refused domain may also go unanswered: it reached nobody)
+					f.against_policy = f.against_policy + 1
+				end
+			else
+				f.sent = f.sent + 1
+				if o == "delivered" then f.delivered = f.delivered + 1
+				elseif o == "refused" then f.bounced = f.bounced + 1
+				else f.lost = f.lost + 1 end
+			end
+		end
 		sent = {}
-		return expected, delivered, misrouted, lost, bounced
+		for k, v in pairs(f) do totals[k] = totals[k] + v end
+		return f
 	end
 	check_delivery()
 
@@ -204,8 +238,9 @@ local function main(env)
 		return r
 	end
 
-	-- Traffic from LEAD s before `trigger()` until TAIL s after `done()` is true (at most 60 s).
-	local function measure(trigger, done)
+	-- Traffic from LEAD s before `trigger()` until TAIL s after `done()` is true (at most 60 s);
+	-- TOGGLED is a partner after it when `allowed`.
+	local function measure(trigger, done, allowed)
 		assert(a:shell("> bench_lag.start()"):find("measuring", 1, true), "stall meter not loaded")
 		local t0, fired, t_done = util.now(), false, nil
 		local next_poll = 0
@@ -214,6 +249,8 @@ local function main(env)
 			seq = seq + 1
 			send(alice, bob, "o" .. seq)
 			send(dave, alice, "i" .. seq)
+			send(alice, frank, "f" .. seq)
+			send(frank, alice, "g" .. seq)
 			for _, r in ipairs(accounts) do drain(r) end
 			if not fired and t - t0 >= LEAD then trigger(); fired = true end
 			if fired and not t_done and t >= next_poll then
@@ -225,8 +262,7 @@ local function main(env)
 			socket.sleep(math.max(0, STEP - (util.now() - t)))
 		end
 		local r = report_of(a:shell("> bench_lag.report()"))
-		r.sent, r.delivered, r.misrouted, r.lost, r.bounced = check_delivery()
-		for _, k in ipairs({ "sent", "delivered", "misrouted", "lost", "bounced" }) do totals[k] = totals[k] + r[k] end
+		r.delivery = check_delivery(t_done, allowed)
 		return r
 	end
 
@@ -252,15 +288,16 @@ local function main(env)
 	end
 
 	local results = {}
+	local rev = 0
+	local module_on = true
 	local function run(case, label, make)
 		results[case] = { label = label, list = {} }
 		for i = 1, REPEATS do
 			local trigger, done = make(i)
-			results[case].list[i] = measure(trigger, done)
+			results[case].list[i] = measure(trigger, done, toggled_in(rev) or not module_on)
 		end
 	end
 
-	local rev = 0
 	run("changed", "config reload, list changed", function()
 		rev = rev + 1
 		a:configure{ vhost_config = partners_text(rev) }
@@ -276,17 +313,13 @@ local function main(env)
 		return shell_edit(("s2s_partners:remove(%q, %q)"):format("a.test", "rt" .. edit .. ".example"), "rt")
 	end)
 
-	-- Prosody's own share: the same config file and reloads without the module
-	for _, c in ipairs(clients) do c:close() end
-	clients = {}
-	a:stop{ fast = true }
-	a:configure{ plugin = false }
-	local mark = a:log_mark()
-	a:start()
-	assert(not a:log_contains("federation partners in force", { plain = true, since = mark }),
-		"the module still runs on a.test")
-	connect_all()
-	check_delivery()
+	-- Prosody's own share: the same process, config file and reloads, the module unloaded (a
+	-- config reload loads no module that is not loaded, on 0.12 and 13)
+	local unloaded = a:shell(("module:unload(%q, %q)"):format("s2s_partners", "a.test"))
+	assert(not a:shell(("module:list(%q)"):format("a.test")):find("s2s_partners", 1, true),
+		"the module still runs on a.test: " .. unloaded)
+	module_on = false
+	check_delivery(nil, true)
 	run("prosody", "config reload, no module (Prosody's own)", function() return sighup() end)
 
 	out("")
@@ -341,12 +374,15 @@ local function main(env)
 		out("    %-40s %6.0f ms (longest stall %.0f ms, C compile CPU %.0f ms); target < %d ms: %s", results[case].label,
 			share, stall, median(case, "compile_cpu"), TARGETS.stall_ms, ok and "ok" or "MISSED")
 	end
-	out("  messages: %d sent during the measurements, %d delivered to their addressee; misrouted %d (target %d): %s; "
-		.. "lost %d (target %d): %s; bounced %d (target %d): %s", totals.sent, totals.delivered,
-		totals.misrouted, TARGETS.misrouted, totals.misrouted == TARGETS.misrouted and "ok" or "MISSED",
-		totals.lost, TARGETS.lost, totals.lost == TARGETS.lost and "ok" or "MISSED",
-		totals.bounced, TARGETS.bounced, totals.bounced == TARGETS.bounced and "ok" or "MISSED")
-	for _, k in ipairs({ "misrouted", "lost", "bounced" }) do
+	local function verdict(k) return ("%d (target %d): %s"):format(totals[k], TARGETS[k],
+		totals[k] == TARGETS[k] and "ok" or "MISSED") end
+	out("  messages to and from b.test: %d sent during the measurements, %d delivered to their addressee; lost %s; "
+		.. "bounced %s", totals.sent, totals.delivered, verdict("lost"), verdict("bounced"))
+	out("  messages to and from %s (a partner in odd revisions of the list only): %d sent, %d delivered, %d refused, "
+		.. "%d unanswered; %s s after a reload, against the list then in force: %s", TOGGLED, totals.toggled,
+		totals.toggled_delivered, totals.toggled_refused, totals.toggled_lost, SETTLE, verdict("against_policy"))
+	out("  misrouted (received by another account than the addressee, or twice, or never sent): %s", verdict("misrouted"))
+	for _, k in ipairs({ "misrouted", "lost", "bounced", "against_policy" }) do
 		if totals[k] ~= TARGETS[k] then failed[#failed + 1] = k .. " messages" end
 	end
 	for _, c in ipairs(clients) do c:close() end
