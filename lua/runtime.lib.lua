@@ -16,6 +16,7 @@
 -- never written over the stored one) and leaves the last policy in force; recovery is logged.
 
 local async = require "util.async";
+local storagemanager = require "core.storagemanager";
 local new_id = require "util.id".medium;
 
 local LIST_KEY, REVISION_KEY = "runtime_partners", "runtime_revision";
@@ -23,6 +24,9 @@ local SYNC_INTERVAL = 1; -- seconds: a change is in force on every node within a
 local FAULT_INTERVAL_MAX = 30; -- seconds between reads while storage fails
 local LINEAGE_MAX = 16;  -- writes a stored list remembers it was built on
 local SETTLE = 0.3;      -- seconds an edit waits after saving before it looks again for a concurrent one
+-- Storage drivers whose data only this server's process reaches: no other node can change the
+-- stored list there, so it is read again only to recover from a failure.
+local PROCESS_LOCAL = { internal = true, memory = true, null = true };
 
 local function copy(value)
 	if type(value) ~= "table" then return value; end
@@ -38,6 +42,7 @@ return function (policy)
 	local revision, writer; -- of the list in force; nil before the first successful read
 	local fault;            -- why storage cannot be used now, or nil
 	local saving;           -- writer id of this node's edit between its write and its adopt, or nil
+	local watch;            -- starts the timer that reads the stored revision (below)
 
 	local function storage_failed(what, err)
 		local text = ("could not %s the runtime partner list in storage: %s"):format(what, tostring(err));
@@ -45,6 +50,7 @@ return function (policy)
 			module:log("error", "%s; the last partner list stays in force and edits are refused until it works again", text);
 		end
 		fault = text;
+		if watch then watch(); end
 		return nil, text, { code = "unavailable" };
 	end
 
@@ -177,14 +183,27 @@ return function (policy)
 		storage_failed("read", err);
 		policy.load("start");
 	end
-	-- While storage fails, look less and less often (up to FAULT_INTERVAL_MAX): each failed
-	-- attempt is a reconnection by mod_storage_sql, and an edit reads the list anyway.
-	local delay = SYNC_INTERVAL;
-	module:add_timer(SYNC_INTERVAL, function ()
-		runtime.sync();
-		delay = fault and math.min(delay * 2, FAULT_INTERVAL_MAX) or SYNC_INTERVAL;
-		return delay;
-	end);
+	-- Every SYNC_INTERVAL on storage other nodes share; on storage of this process alone, only
+	-- while it fails (README "Cluster"). While storage fails, look less and less often (up to
+	-- FAULT_INTERVAL_MAX): each failed attempt is a reconnection by mod_storage_sql, and an edit
+	-- reads the list anyway.
+	local _, driver_name = storagemanager.get_driver(module.host, "s2s_partners");
+	local shared = not PROCESS_LOCAL[driver_name];
+	local delay, watching = SYNC_INTERVAL, false;
+	function watch()
+		if watching then return; end
+		watching, delay = true, SYNC_INTERVAL;
+		module:add_timer(SYNC_INTERVAL, function ()
+			runtime.sync();
+			if not (shared or fault) then
+				watching = false;
+				return nil;
+			end
+			delay = fault and math.min(delay * 2, FAULT_INTERVAL_MAX) or SYNC_INTERVAL;
+			return delay;
+		end);
+	end
+	if shared or fault then watch(); end
 
 	return runtime;
 end
