@@ -1,30 +1,63 @@
 -- The `streams` gauges (README "Logging and metrics"): streams authenticated under this host's
--- policy now, per partner and direction. Recounted from sessions.lib.lua's records whenever a
--- stream authenticates or ends and whenever the policy changes, so a stream moved to another
--- partner (or to none) by a policy change is counted where it now belongs and no gauge ever goes
--- negative. A stream carrying several domains of one partner counts once for it.
+-- policy now, per partner and direction. A stream carrying several domains of one partner counts
+-- once for it.
+--
+-- Kept up to date stream by stream (README "Performance", many streams): a record made on a
+-- stream (sessions.lib.lua) counts it for its domain's partner, once; its end uncounts it. Only a
+-- policy change recounts every stream from sessions.lib.lua's records, so a stream moved to another
+-- partner (or to none) is counted where it now belongs. No gauge ever goes negative: a stream is
+-- uncounted only for what it was counted for.
 
 return function (policy, metrics, sessions)
-	local host = module.host;
-	local shown = {}; -- [label][direction] = true for every series set non-zero last time
+	local function weak() return setmetatable({}, { __mode = "k" }); end
+	local counts = {};       -- [label][direction] = streams counted now (absent: 0)
+	-- [session] = the label it is counted for, or a set of labels when several (a stream with
+	-- domains of more than one partner): no table for the usual stream (README "Performance").
+	local counted = weak();
 
-	-- `ending`: a stream being destroyed, still in the walk.
-	local function recount(ending)
-		local counts, seen = {}, {};
-		for _, s in ipairs(sessions.walk()) do
-			local session = s.session;
-			if session ~= ending then
-				local label, direction = metrics.partner_label(policy.resolve(s.remote)), session.direction;
-				local key = label .. " " .. direction; -- neither contains a space
-				seen[key] = seen[key] or {};
-				if not seen[key][session] then
-					seen[key][session] = true;
-					counts[label] = counts[label] or {};
-					counts[label][direction] = (counts[label][direction] or 0) + 1;
-				end
-			end
+	local function add(label, direction, d, emit)
+		local by = counts[label];
+		if not by then by = {}; counts[label] = by; end
+		local n = (by[direction] or 0) + d;
+		by[direction] = n > 0 and n or nil;
+		if next(by) == nil then counts[label] = nil; end
+		if emit then metrics.streams(label, direction, n); end
+	end
+
+	-- Count `session` for the partner of `remote`, unless it is already counted for it; `emit`:
+	-- set the gauge now (a recount sets them all at the end). A session's direction never changes.
+	local function count(session, remote, emit)
+		local label = metrics.partner_label(policy.resolve(remote));
+		local c = counted[session];
+		if c == label or (type(c) == "table" and c[label]) then return; end
+		if c == nil then
+			counted[session] = label;
+		elseif type(c) == "table" then
+			c[label] = true;
+		else
+			counted[session] = { [c] = true, [label] = true };
 		end
-		for label, directions in pairs(shown) do
+		add(label, session.direction, 1, emit);
+	end
+
+	local function uncount(session)
+		local c = counted[session];
+		if c == nil then return; end
+		counted[session] = nil;
+		if type(c) == "table" then
+			for label in pairs(c) do add(label, session.direction, -1, true); end
+		else
+			add(c, session.direction, -1, true);
+		end
+	end
+
+	-- Every stream again, from the records (after a policy change, and at load: a reload of this
+	-- module finds the streams recorded before). Series that drop out are set to 0.
+	local function recount()
+		local before = counts;
+		counts, counted = {}, weak();
+		for _, s in ipairs(sessions.walk()) do count(s.session, s.remote, false); end
+		for label, directions in pairs(before) do
 			for direction in pairs(directions) do
 				if not (counts[label] and counts[label][direction]) then metrics.streams(label, direction, 0); end
 			end
@@ -32,17 +65,17 @@ return function (policy, metrics, sessions)
 		for label, directions in pairs(counts) do
 			for direction, n in pairs(directions) do metrics.streams(label, direction, n); end
 		end
-		shown = counts;
 	end
 
-	module:hook("s2s-authenticated", function () recount(); end, 5); -- after streams.lib.lua's record (10)
-
-	module:hook_global("s2s-destroyed", function (event)
-		local session = event.session;
-		local local_host = session.direction == "outgoing" and session.from_host or session.to_host;
-		if local_host == host then recount(session); end
+	-- After each record (streams.lib.lua's s2s-authenticated check, priority 10).
+	sessions.on_record(function (session)
+		local domains = sessions.domains(session);
+		if session.destroyed or not domains then return; end
+		for remote in pairs(domains) do count(session, remote, true); end
 	end);
 
+	module:hook_global("s2s-destroyed", function (event) uncount(event.session); end);
+
 	policy.on_change(function () recount(); end);
-	recount(); -- loaded on a running server (a reload of this module): the streams recorded before
+	recount();
 end

@@ -47,6 +47,10 @@ local function records(session)
 	return auth and auth[host];
 end
 
+--- The domains authenticated on `session` under this host's policy, as { [domain] = method }
+-- (the session's own table: read it, never change it), or nil.
+sessions.domains = records;
+
 -- After a reload of this module, find the streams recorded by the previous instance.
 for session in pairs(prosody.incoming_s2s) do
 	if records(session) then streams[session] = true; end

@@ -71,10 +71,14 @@ void s2sp_hex(const unsigned char *in, size_t len, char *out);
 void s2sp_ossl_reason(char *buf, size_t bufsz, const char *fallback);
 
 /*
- * Lua side: parse the certificate string at stack index arg into a GC-owned box pushed on
- * the stack and marked to-be-closed (freed when the calling C function returns or raises).
+ * Lua side: parse the certificate string (PEM or DER) at stack index arg, or take the X509 of
+ * a LuaSec certificate object there, into a GC-owned box pushed on the stack and marked
+ * to-be-closed (freed when the calling C function returns or raises).
  * Returns the certificate; or NULL after pushing nil and a reason (return 2 from the caller).
  */
 X509 *s2sp_push_cert(lua_State *L, int arg);
+
+/* Raise Lua's argument error unless the value at arg is a string or a LuaSec certificate. */
+void s2sp_check_cert_arg(lua_State *L, int arg);
 
 #endif

@@ -66,7 +66,7 @@ static int l_pin_match(lua_State *L)
 	int found = 0;
 	X509 *cert;
 
-	luaL_checkstring(L, 1);
+	s2sp_check_cert_arg(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	n = luaL_len(L, 2);
 	for (lua_Integer i = 1; i <= n; i++) {

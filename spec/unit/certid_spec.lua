@@ -128,6 +128,14 @@ describe("partners.cert_identity", function()
 		end)
 	end
 
+	it("takes a LuaSec certificate object (what Prosody hands over) as its PEM form", function()
+		local x509 = require "ssl.x509"
+		for _, case in ipairs(identity_cases) do
+			local pem = gen:make(case[2])
+			assert.same(case[4], { partners.cert_identity(x509.load(pem), case[3]) }, case[1])
+		end
+	end)
+
 	it("uses the leaf of a PEM chain only", function()
 		local leaf = gen:make{ san = "DNS:a.test" }
 		local other = gen:make{ san = "DNS:b.test", key = "other" }
@@ -355,6 +363,7 @@ describe("partners.spki_sha256 and partners.pin_match", function()
 
 	it("matches the DER form too", function()
 		assert.is_true(partners.pin_match(gen:der(pem), { pin }))
+		assert.is_true(partners.pin_match(require("ssl.x509").load(pem), { pin })) -- a LuaSec certificate object
 	end)
 
 	it("returns nil and a reason for unparsable input", function()
