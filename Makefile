@@ -160,11 +160,12 @@ valgrind: all  ## unit specs + spec/valgrind/exercise.lua under valgrind memchec
 		$(BUSTED) --run=unit
 
 # ---- benchmarks (spec/bench/, README "Performance"; not part of `make test`) -------------
-#   BENCH_PARTS  parts to run, in order  (default: core callgrind e2e stanzas table reload; ~7 min in all;
+#   BENCH_PARTS  parts to run, in order  (default: core callgrind e2e stanzas table reload streams; ~8 min in all;
 #                profile: where the module's Lua time goes, no targets)
 # Each part prints its figures and targets and fails when a target is missed; every part runs.
 # Tuning of the end-to-end part: S2SP_BENCH_MESSAGES, S2SP_BENCH_PAIRS, S2SP_BENCH_COLD (env).
-BENCH_PARTS ?= core callgrind e2e stanzas table reload
+# Of the streams part: S2SP_BENCH_STREAMS (500), S2SP_BENCH_STREAMS_ROUNDS (3) (env).
+BENCH_PARTS ?= core callgrind e2e stanzas table reload streams
 
 bench: all  ## benchmarks with checked speed/memory targets: C core, callgrind, real Prosody s2s
 	@rc=0; summary=""; all_start=$$(date +%s); for p in $(BENCH_PARTS); do \
@@ -177,7 +178,8 @@ bench: all  ## benchmarks with checked speed/memory targets: C core, callgrind, 
 			profile) S2SP_PLUGIN_DIR=$(PLUGIN) $(LUA) spec/bench/profile_bench.lua ;; \
 			table) $(LUA) spec/bench/table_bench.lua $(PLUGIN) ;; \
 			reload) S2SP_PLUGIN_DIR=$(PLUGIN) $(LUA) spec/bench/reload_bench.lua ;; \
-			*) echo "unknown bench part $$p (core, callgrind, e2e, stanzas, profile, table, reload)"; false ;; \
+			streams) S2SP_PLUGIN_DIR=$(PLUGIN) $(LUA) spec/bench/streams_bench.lua ;; \
+			*) echo "unknown bench part $$p (core, callgrind, e2e, stanzas, profile, table, reload, streams)"; false ;; \
 		esac; r=$$?; \
 		if [ $$r = 0 ]; then res=ok; else res=FAILED; rc=1; fi; \
 		summary="$$summary  $$p: $$res ($$(($$(date +%s) - start)) s)"; \
