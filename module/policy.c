@@ -188,7 +188,8 @@ static struct s2sp_policy *check_open_policy(lua_State *L, int idx)
 	return p;
 }
 
-/* Push the partner owning the string at index 2, or nothing; returns how many were pushed. */
+/* Push the partner owning the string at index 2 (on top, the cache of partner tables below it:
+ * see s2sp_pview_push), or nothing; returns whether it did. */
 static int push_lookup(lua_State *L, const struct s2sp_policy *p)
 {
 	const char *domain;
@@ -226,10 +227,13 @@ static int l_partners(lua_State *L)
 {
 	struct s2sp_policy *p = check_policy(L, 1);
 	uint32_t i;
+	int cache;
 
+	lua_getiuservalue(L, 1, S2SP_UV_PARTNERS);
+	cache = lua_gettop(L);
 	lua_createtable(L, p->npartners > INT_MAX ? INT_MAX : (int)p->npartners, 0);
 	for (i = 1; i <= p->npartners; i++) {
-		s2sp_pview_push(L, 1, p, i);
+		s2sp_pview_get(L, cache, p, i);
 		lua_rawseti(L, -2, (lua_Integer)i);
 	}
 	return 1;

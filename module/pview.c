@@ -150,16 +150,18 @@ void s2sp_pview_build(lua_State *L, const struct s2sp_policy *p, uint32_t index)
 	lua_setfield(L, -2, "default");
 }
 
-void s2sp_pview_push(lua_State *L, int pol, const struct s2sp_policy *p, uint32_t index)
+void s2sp_pview_get(lua_State *L, int cache, const struct s2sp_policy *p, uint32_t index)
 {
-	lua_getiuservalue(L, pol, S2SP_UV_PARTNERS);
-	if (lua_rawgeti(L, -1, (lua_Integer)index) != LUA_TNIL) {
-		lua_remove(L, -2);
+	if (lua_rawgeti(L, cache, (lua_Integer)index) != LUA_TNIL)
 		return;
-	}
 	lua_pop(L, 1);
 	s2sp_pview_build(L, p, index);
 	lua_pushvalue(L, -1);
-	lua_rawseti(L, -3, (lua_Integer)index);
-	lua_remove(L, -2);
+	lua_rawseti(L, cache, (lua_Integer)index);
+}
+
+void s2sp_pview_push(lua_State *L, int pol, const struct s2sp_policy *p, uint32_t index)
+{
+	lua_getiuservalue(L, pol, S2SP_UV_PARTNERS);
+	s2sp_pview_get(L, lua_gettop(L), p, index);
 }
