@@ -51,28 +51,37 @@ static int raise_error(lua_State *L, const char *prefix, const char *fmt, ...)
 #define LIST_PREFIX  "partners"
 #define LIST_PROBLEM "expected a list of partner records, got %s"
 
+#define SAMPLE 1024 /* records count_domains() looks at */
+
 /*
- * How many domains the n records of the list at index 1 name, as far as can be told before
- * validating them: so that the domain table is sized once (each doubling rehashes it all). At
- * most 8 per record on average: the size is a hint, and a bogus list must not reserve much.
+ * About how many domains the n records of the list at index 1 name, as can be told before
+ * validating them, from at most SAMPLE records spread over the list: so that the domain table
+ * is sized once (each doubling rehashes it all). A hint: more domains than that only cost a
+ * rehash. At most 8 per record on average, so that a bogus list does not reserve much.
  */
 static size_t count_domains(lua_State *L, lua_Integer n)
 {
-	size_t total = (size_t)n;
-	lua_Integer i;
+	lua_Integer i, step = n > SAMPLE ? n / SAMPLE : 1, seen = 0;
+	size_t adds = 0;
 
 	lua_pushliteral(L, "additional_domains");
-	for (i = 1; i <= n; i++) {
+	for (i = 1; i <= n; i += step) {
+		seen++;
 		if (lua_rawgeti(L, 1, i) == LUA_TTABLE) {
 			lua_pushvalue(L, -2);
-			if (lua_rawget(L, -2) == LUA_TTABLE)
-				total += (size_t)lua_rawlen(L, -1);
+			if (lua_rawget(L, -2) == LUA_TTABLE) {
+				size_t len = (size_t)lua_rawlen(L, -1);
+
+				adds += len < 8 ? len : 8;
+			}
 			lua_pop(L, 1);
 		}
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
-	return total / 8 > (size_t)n ? 8 * (size_t)n : total;
+	if (seen == 0)
+		return 0;
+	return (size_t)n + (size_t)((double)adds / (double)seen * (double)n);
 }
 
 /* The body of compile(), run under lua_pcall: raises on any refusal. */

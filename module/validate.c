@@ -199,6 +199,14 @@ static bool absent(struct record *r, enum s2sp_field f)
 	return (r->present & (1u << f)) == 0;
 }
 
+/* The stack index of the record's field f (gathered by check_keys; nil when absent), pushing
+ * nothing; errors from now on are about f. */
+static int slot(struct record *r, enum s2sp_field f)
+{
+	r->field = f;
+	return r->slots + (int)f;
+}
+
 /* Push the record's field f (raw access, gathered by check_keys) and return its type; errors
  * from now on are about f. */
 static int get_field(struct record *r, enum s2sp_field f)
@@ -317,17 +325,17 @@ static uint32_t keep(struct record *r, const char *s, size_t len, int nul)
 	return off;
 }
 
-/* Normalise the string on top of the stack into out, or raise "<what>: <reason>" ("<what>:
+/* Normalise the string at stack index idx into out, or raise "<what>: <reason>" ("<what>:
  * entry N: <reason>" for entry N > 0 of a list). */
-static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const char *what,
-			    lua_Integer entry)
+static size_t normalize_at(struct record *r, int idx, char out[S2SP_DOMAIN_BUFSZ],
+			   const char *what, lua_Integer entry)
 {
 	char err[S2SP_ERRBUFSZ];
 	const char *s;
 	size_t len;
 	int n;
 
-	s = lua_tolstring(r->L, -1, &len);
+	s = lua_tolstring(r->L, idx, &len);
 	n = s2sp_normalize(s, len, out, S2SP_DOMAIN_BUFSZ, err, sizeof err);
 	if (n < 0 && entry > 0)
 		rec_error(r, "%s: entry %I: %s", what, (LUAI_UACINT)entry, err);
@@ -339,15 +347,14 @@ static size_t normalize_top(struct record *r, char out[S2SP_DOMAIN_BUFSZ], const
 static size_t parse_domain(struct record *r, char out[S2SP_DOMAIN_BUFSZ])
 {
 	size_t n;
-	int t;
+	int v;
 
 	if (absent(r, S2SP_F_DOMAIN))
 		rec_error(r, "field \"domain\" is required");
-	t = get_field(r, S2SP_F_DOMAIN);
-	if (t != LUA_TSTRING)
-		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, -1));
-	n = normalize_top(r, out, "field \"domain\"", 0);
-	lua_pop(r->L, 1);
+	v = slot(r, S2SP_F_DOMAIN);
+	if (lua_type(r->L, v) != LUA_TSTRING)
+		rec_error(r, "field \"domain\": expected string, got %s", luaL_typename(r->L, v));
+	n = normalize_at(r, v, out, "field \"domain\"", 0);
 	r->out->domain = keep(r, out, n, 1);
 	return n;
 }
@@ -422,15 +429,12 @@ static void parse_additional_domains(struct record *r)
 
 	if (r->index == 0 || absent(r, S2SP_F_ADDITIONAL_DOMAINS))
 		return;
-	get_field(r, S2SP_F_ADDITIONAL_DOMAINS);
-	src = lua_gettop(L);
+	src = slot(r, S2SP_F_ADDITIONAL_DOMAINS);
 	if (!lua_istable(L, src))
 		rec_error(r, "field \"additional_domains\": expected a list of domain names, got %s",
 			  luaL_typename(L, src));
-	if (keep_list_fast(r, src)) {
-		lua_pop(L, 1);
+	if (keep_list_fast(r, src))
 		return;
-	}
 	/* something is wrong: find it as a refusal names it (what was kept is left unused) */
 	problem = s2sp_list_problem(L, src, &n, NULL);
 	if (problem != NULL)
@@ -445,14 +449,13 @@ static void parse_additional_domains(struct record *r)
 		if (lua_rawgeti(L, src, i) != LUA_TSTRING)
 			rec_error(r, "field \"additional_domains\": entry %I: expected string, got %s",
 				  (LUAI_UACINT)i, luaL_typename(L, -1));
-		len = normalize_top(r, name, "field \"additional_domains\"", i);
+		len = normalize_at(r, -1, name, "field \"additional_domains\"", i);
 		lua_pop(L, 1);
 		off = keep(r, name, len, 1);
 		if (i == 1)
 			r->out->adds = off;
 	}
 	r->out->nadds = (uint32_t)n;
-	lua_pop(L, 1);
 }
 
 /* The enum field f's value (its default when absent). */
@@ -464,20 +467,19 @@ static unsigned parse_enum(struct record *r, enum s2sp_field f)
 
 	if (absent(r, f))
 		return v;
-	t = get_field(r, f);
-	if (t == LUA_TSTRING) {
+	t = slot(r, f);
+	if (lua_type(r->L, t) == LUA_TSTRING) {
 		size_t len;
-		const char *s = lua_tolstring(r->L, -1, &len);
+		const char *s = lua_tolstring(r->L, t, &len);
 
 		known = s2sp_enum_parse(f, s, len, &v) == 0;
 	}
-	if (t != LUA_TNIL && !known) {
-		const char *got = describe(r->L, -1);
+	if (!known) {
+		const char *got = describe(r->L, t);
 
 		rec_error(r, "field \"%s\": expected %s, got %s", NAME(f),
 			  s2sp_push_values(r->L, f, " or "), got);
 	}
-	lua_pop(r->L, 1);
 	return v;
 }
 
@@ -491,14 +493,11 @@ static bool parse_bool(struct record *r, enum s2sp_field f, bool def, bool *give
 		*given = !absent(r, f);
 	if (absent(r, f))
 		return v;
-	t = get_field(r, f);
-	if (t == LUA_TBOOLEAN)
-		v = lua_toboolean(r->L, -1);
-	else if (t != LUA_TNIL)
+	t = slot(r, f);
+	if (lua_type(r->L, t) != LUA_TBOOLEAN)
 		rec_error(r, "field \"%s\": expected boolean, got %s", NAME(f),
-			  luaL_typename(r->L, -1));
-	lua_pop(r->L, 1);
-	return v;
+			  luaL_typename(r->L, t));
+	return lua_toboolean(r->L, t);
 }
 
 static void parse_connection_limit(struct record *r)
