@@ -76,7 +76,17 @@ for _ = 1, 3 do
 	assert(not pcall(partners.dialback_verify, "s", "b.test", "a.test", "id")); count()
 
 	assert(#partners.schema() == 12); count()
-	assert(#partners.options() == 2); count()
+	for _, option in ipairs(partners.options()) do assert(type(option.name) == "string"); count() end
+	do -- partner tables built on first use, counted without them
+		local policy = assert(partners.compile({ { domain = "l1.test", additional_domains = { "l2.test" } },
+			{ domain = "l3.test", tls = "optional", dialback = true } }, { type = "public_verified" }))
+		assert(policy:lookup("l2.test") == policy:lookup("l1.test")); count()
+		assert(#policy:partners() == 2 and policy:types().public_verified); count()
+		assert(policy:count_where("tls", "optional") == 1); count()
+		assert(not pcall(policy.count_where, policy, "type", "federated")); count()
+		getmetatable(policy).__close(policy)
+		assert(#policy:partners() == 2 and not pcall(policy.lookup, policy, "l1.test")); count()
+	end
 	for _, field in ipairs(partners.schema()) do
 		local ok, _, detail = partners.compile({ { domain = "x.test", [field.name] = (field.values or {})[1] or {} } })
 		assert(ok or type(detail) == "table"); count()
