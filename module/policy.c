@@ -2,6 +2,9 @@
  * mod_s2s_partners — compiled partner policy.
  *
  * partners.compile(list [, default]) -> policy, warnings | nil, err, detail
+ * partners.compiler(list [, default]) -> compiler | nil, err, detail (the list itself refused)
+ * compiler:step(n)       -> false (records remain) | policy, warnings | nil, err, detail
+ * compiler:progress()    -> done, total (records validated so far, records in the list)
  * policy:lookup(domain)  -> partner | nil
  * policy:resolve(domain) -> partner | nil
  * policy:partners()      -> { partner, ... }
@@ -18,6 +21,22 @@
  * counts made at compile time. Records, strings and domain table are owned by the policy
  * userdata and freed from __gc, so a validation error thrown half-way through leaks nothing;
  * __close frees only the domain table (lookups then raise; partners() and default() answer).
+ *
+ * A compilation has three phases, the one code path of both compile() and the compiler:
+ * compile_begin (the refusals of the list itself; the policy userdata, its records allocated
+ * and its domain table sized), compile_records (records from..to, in list order) and
+ * compile_finish (the default partner). compile() runs them all under one lua_pcall; the
+ * compiler runs begin when made, and under one lua_pcall per step() up to n records, then
+ * finish with the step that validates the last one (the first step, for an empty list), so
+ * that a running server can compile a long list a slice per event-loop turn. Answers, refusal
+ * texts and details are those of compile() for the same list and default. The compiler keeps
+ * the list, the default and the half-built policy in its uservalues; the caller must not
+ * change the list nor the default (nor the records) between steps. Once it has answered,
+ * every later step() returns that answer again (the same policy and warnings tables, or the
+ * same err and detail), and the list and default are released; a step that raised an error
+ * that is not a refusal (out of memory) leaves a compiler whose later steps raise. An
+ * abandoned compiler leaks nothing: the half-built policy is a policy userdata whose __gc
+ * frees what it owns.
  *
  * A refusal's detail says where it is: { index = N (the record's position; 0 for the default
  * partner; absent for the list itself), field = "tls" (absent when not about one field), message
@@ -84,16 +103,20 @@ static size_t count_domains(lua_State *L, lua_Integer n)
 	return (size_t)n + (size_t)((double)adds / (double)seen * (double)n);
 }
 
-/* The body of compile(), run under lua_pcall: raises on any refusal. */
-static int compile_protected(lua_State *L)
+/*
+ * The three phases of a compilation, shared by compile() and the compiler object; each raises
+ * on any refusal and runs under lua_pcall. They work on the stack 1 list, 2 default, and from
+ * compile_begin on, 3 policy, 4 warnings (the policy being built and its list of warnings).
+ */
+
+/* Check the list at index 1 (the refusals of the list itself), then push the policy userdata
+ * (its records allocated, its domain table sized) and the warnings; returns the list's length. */
+static lua_Integer compile_begin(lua_State *L)
 {
 	struct s2sp_policy *p;
 	const char *problem;
-	lua_Integer i, n = 0, hole = 0;
-	int pol, warnings, base;
+	lua_Integer n = 0, hole = 0;
 
-	luaL_checkstack(L, 60, NULL);
-	lua_settop(L, 2);
 	if (!lua_istable(L, 1))
 		raise_error(L, LIST_PREFIX, LIST_PROBLEM, luaL_typename(L, 1));
 	problem = s2sp_list_problem(L, 1, &n, &hole);
@@ -104,7 +127,7 @@ static int compile_protected(lua_State *L)
 			lua_pushinteger(L, hole);
 			lua_setfield(L, -2, "hole");
 		}
-		return lua_error(L);
+		lua_error(L);
 	}
 	if (n >= INT32_MAX)
 		raise_error(L, LIST_PREFIX, "too many partner records");
@@ -114,47 +137,66 @@ static int compile_protected(lua_State *L)
 	memset(p, 0, sizeof *p);
 	s2sp_ptable_init(&p->domains);
 	luaL_setmetatable(L, S2SP_POLICY_MT);
-	pol = lua_gettop(L);
 	p->recs = calloc((size_t)n + 1, sizeof *p->recs);
 	if (p->recs == NULL || s2sp_ptable_reserve(&p->domains, count_domains(L, n)) != 0)
 		raise_error(L, NULL, "not enough memory");
 	lua_newtable(L);
-	warnings = lua_gettop(L);
-	base = lua_gettop(L);
+	return n;
+}
 
-	for (i = 1; i <= n; i++) {
+/* Validate records from..to of the list (stack as above, nothing above 4). */
+static void compile_records(lua_State *L, lua_Integer from, lua_Integer to)
+{
+	struct s2sp_policy *p = lua_touserdata(L, 3);
+	lua_Integer i;
+
+	for (i = from; i <= to; i++) {
 		lua_rawgeti(L, 1, i);
-		s2sp_compile_record(L, p, i, base + 1, 1, warnings);
-		lua_settop(L, base);
+		s2sp_compile_record(L, p, i, 5, 1, 4);
+		lua_settop(L, 4);
 	}
+}
+
+/* Once the n records are validated: the default partner, and the cache of partner tables. */
+static void compile_finish(lua_State *L, lua_Integer n)
+{
+	struct s2sp_policy *p = lua_touserdata(L, 3);
+
 	p->npartners = (uint32_t)n;
 	/* the partners' tables, built on first use (pview.c) */
 	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
-	lua_setiuservalue(L, pol, S2SP_UV_PARTNERS);
+	lua_setiuservalue(L, 3, S2SP_UV_PARTNERS);
 	if (!lua_isnil(L, 2)) {
-		s2sp_compile_record(L, p, 0, 2, 1, warnings);
+		s2sp_compile_record(L, p, 0, 2, 1, 4);
 		s2sp_pview_build(L, p, 0);
-		lua_setiuservalue(L, pol, S2SP_UV_DEFAULT);
+		lua_setiuservalue(L, 3, S2SP_UV_DEFAULT);
 		p->has_default = true;
 	}
-	lua_pushvalue(L, pol);
-	lua_pushvalue(L, warnings);
-	return 2;
 }
 
-/* partners.compile(list [, default]) -> policy, warnings | nil, err, detail */
-static int l_compile(lua_State *L)
+/* The body of compile(), run under lua_pcall: begin, every record, finish. */
+static int compile_protected(lua_State *L)
 {
-	int status;
+	lua_Integer n;
 
+	luaL_checkstack(L, 60, NULL);
 	lua_settop(L, 2);
-	lua_pushcfunction(L, compile_protected);
-	lua_insert(L, 1);
-	status = lua_pcall(L, 2, 2, 0);
-	if (status == LUA_OK)
-		return 2;
+	n = compile_begin(L);
+	compile_records(L, 1, n);
+	compile_finish(L, n);
+	return 2; /* policy, warnings */
+}
+
+/*
+ * After a lua_pcall that failed with status: turn a refusal (the error object made by
+ * s2sp_push_compile_error, or a string raised by the Lua API) on top of the stack into
+ * nil, text, detail and return 3; raise anything else again (out of memory and the like are
+ * not a verdict on the config).
+ */
+static int push_refusal(lua_State *L, int status)
+{
 	if (status != LUA_ERRRUN)
-		return lua_error(L); /* out of memory and the like: not a verdict on the config */
+		return lua_error(L);
 	if (lua_type(L, -1) == LUA_TSTRING) /* raised by the Lua API itself: no detail */
 		s2sp_push_compile_error(L, NULL, NULL, NULL);
 	if (!lua_istable(L, -1))
@@ -169,6 +211,211 @@ static int l_compile(lua_State *L)
 	lua_pushnil(L);
 	lua_insert(L, -3); /* nil, text, detail */
 	return 3;
+}
+
+/* partners.compile(list [, default]) -> policy, warnings | nil, err, detail */
+static int l_compile(lua_State *L)
+{
+	int status;
+
+	lua_settop(L, 2);
+	lua_pushcfunction(L, compile_protected);
+	lua_insert(L, 1);
+	status = lua_pcall(L, 2, 2, 0);
+	if (status == LUA_OK)
+		return 2;
+	return push_refusal(L, status);
+}
+
+/*
+ * The compiler object: the same three phases, one slice of records per step(). Its uservalues
+ * keep the list and the default partner (so they are not collected between steps) and the
+ * policy being built with its warnings; once it has answered, 3 and 4 hold the answer (policy,
+ * warnings or text, detail) and 1 and 2 are cleared. The half-built policy is an ordinary
+ * policy userdata, so an abandoned compiler leaks nothing: its __gc frees what it owns.
+ */
+#define S2SP_COMPILER_MT "s2s_partners.compiler"
+
+#define CUV_LIST     1 /* the list of records */
+#define CUV_DEFAULT  2 /* the default partner, or nil */
+#define CUV_POLICY   3 /* the policy being built; once refused, the refusal's text */
+#define CUV_WARNINGS 4 /* its warnings; once refused, the refusal's detail */
+#define CUV_COUNT    4
+
+enum compiler_state {
+	COMPILER_RUNNING, /* records remain (or only finish does) */
+	COMPILER_BUSY,    /* inside step() */
+	COMPILER_DONE,    /* answered policy, warnings */
+	COMPILER_REFUSED, /* answered nil, err, detail */
+	COMPILER_FAILED,  /* raised an error that is not a refusal (out of memory...) */
+};
+
+struct s2sp_compiler {
+	lua_Integer total; /* records in the list */
+	lua_Integer done;  /* records validated so far */
+	enum compiler_state state;
+};
+
+static struct s2sp_compiler *check_compiler(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, S2SP_COMPILER_MT);
+}
+
+/* Run under lua_pcall with 1 list, 2 default; returns policy, warnings, n. */
+static int begin_protected(lua_State *L)
+{
+	lua_Integer n;
+
+	luaL_checkstack(L, 60, NULL);
+	lua_settop(L, 2);
+	n = compile_begin(L);
+	lua_pushinteger(L, n);
+	return 3;
+}
+
+/* Run under lua_pcall with 1 list, 2 default, 3 policy, 4 warnings, 5 from, 6 to, 7 total:
+ * records from..to, and the finish when to is the last; returns policy, warnings. */
+static int step_protected(lua_State *L)
+{
+	lua_Integer from = lua_tointeger(L, 5), to = lua_tointeger(L, 6);
+	lua_Integer total = lua_tointeger(L, 7);
+
+	luaL_checkstack(L, 60, NULL);
+	lua_settop(L, 4);
+	compile_records(L, from, to);
+	if (to == total)
+		compile_finish(L, total);
+	return 2;
+}
+
+/* partners.compiler(list [, default]) -> compiler | nil, err, detail */
+static int l_compiler(lua_State *L)
+{
+	struct s2sp_compiler *c;
+	int status;
+
+	lua_settop(L, 2);
+	lua_pushcfunction(L, begin_protected);
+	lua_pushvalue(L, 1);
+	lua_pushvalue(L, 2);
+	status = lua_pcall(L, 2, 3, 0); /* 3 policy, 4 warnings, 5 n */
+	if (status != LUA_OK)
+		return push_refusal(L, status);
+	c = lua_newuserdatauv(L, sizeof *c, CUV_COUNT);
+	c->total = lua_tointeger(L, 5);
+	c->done = 0;
+	c->state = COMPILER_RUNNING;
+	luaL_setmetatable(L, S2SP_COMPILER_MT);
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, CUV_LIST);
+	lua_pushvalue(L, 2);
+	lua_setiuservalue(L, -2, CUV_DEFAULT);
+	lua_pushvalue(L, 3);
+	lua_setiuservalue(L, -2, CUV_POLICY);
+	lua_pushvalue(L, 4);
+	lua_setiuservalue(L, -2, CUV_WARNINGS);
+	return 1;
+}
+
+/* Push the answer kept in uservalues 3 and 4 of the compiler at index 1; returns its size. */
+static int push_answer(lua_State *L, const struct s2sp_compiler *c)
+{
+	if (c->state == COMPILER_REFUSED)
+		lua_pushnil(L);
+	lua_getiuservalue(L, 1, CUV_POLICY);
+	lua_getiuservalue(L, 1, CUV_WARNINGS);
+	return c->state == COMPILER_REFUSED ? 3 : 2;
+}
+
+/* Keep the answer on top of the stack (2 values) in uservalues 3 and 4; drop the list. */
+static void keep_answer(lua_State *L, struct s2sp_compiler *c, enum compiler_state state)
+{
+	lua_setiuservalue(L, 1, CUV_WARNINGS);
+	lua_setiuservalue(L, 1, CUV_POLICY);
+	lua_pushnil(L);
+	lua_setiuservalue(L, 1, CUV_LIST);
+	lua_pushnil(L);
+	lua_setiuservalue(L, 1, CUV_DEFAULT);
+	c->state = state;
+}
+
+/*
+ * compiler:step(n) -> false | policy, warnings | nil, err, detail: validate up to n (a
+ * positive integer) more records; false while records remain; with the last one, the default
+ * partner too and compile()'s answer. Once answered, every later step() returns the same
+ * answer again (the same policy and warnings, or the same err and detail).
+ */
+static int l_step(lua_State *L)
+{
+	struct s2sp_compiler *c = check_compiler(L, 1);
+	lua_Integer n, to;
+	int isint = 0, status;
+
+	n = lua_tointegerx(L, 2, &isint);
+	if (lua_type(L, 2) != LUA_TNUMBER || !isint || n < 1)
+		return luaL_argerror(L, 2, lua_pushfstring(L, "expected a positive integer, got %s",
+				     lua_type(L, 2) == LUA_TNUMBER ? lua_tostring(L, 2)
+								   : luaL_typename(L, 2)));
+	switch (c->state) {
+	case COMPILER_DONE:
+	case COMPILER_REFUSED:
+		lua_settop(L, 1);
+		return push_answer(L, c);
+	case COMPILER_BUSY:
+		return luaL_error(L, "compiler:step() called from within step()");
+	case COMPILER_FAILED:
+		return luaL_error(L, "compiler failed: an earlier step() raised an error");
+	case COMPILER_RUNNING:
+		break;
+	}
+	to = c->total - c->done <= n ? c->total : c->done + n;
+	lua_settop(L, 1);
+	lua_pushcfunction(L, step_protected);
+	lua_getiuservalue(L, 1, CUV_LIST);
+	lua_getiuservalue(L, 1, CUV_DEFAULT);
+	lua_getiuservalue(L, 1, CUV_POLICY);
+	lua_getiuservalue(L, 1, CUV_WARNINGS);
+	lua_pushinteger(L, c->done + 1);
+	lua_pushinteger(L, to);
+	lua_pushinteger(L, c->total);
+	c->state = COMPILER_BUSY;
+	status = lua_pcall(L, 7, 2, 0);
+	if (status == LUA_OK) {
+		c->done = to;
+		if (to < c->total) {
+			c->state = COMPILER_RUNNING;
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+		keep_answer(L, c, COMPILER_DONE);
+		return push_answer(L, c);
+	}
+	c->state = COMPILER_FAILED; /* the policy may be half-way through a record */
+	if (push_refusal(L, status) != 3) /* raises when not a refusal */
+		return 0;
+	keep_answer(L, c, COMPILER_REFUSED); /* text, detail */
+	lua_pop(L, 1); /* the nil */
+	return push_answer(L, c);
+}
+
+/* compiler:progress() -> done, total: records validated so far, records in the list */
+static int l_progress(lua_State *L)
+{
+	struct s2sp_compiler *c = check_compiler(L, 1);
+
+	lua_pushinteger(L, c->done);
+	lua_pushinteger(L, c->total);
+	return 2;
+}
+
+/* tostring(compiler) -> "s2s_partners.compiler (done/total)" */
+static int l_compiler_tostring(lua_State *L)
+{
+	struct s2sp_compiler *c = check_compiler(L, 1);
+
+	lua_pushfstring(L, "%s (%I/%I)", S2SP_COMPILER_MT, (LUAI_UACINT)c->done,
+			(LUAI_UACINT)c->total);
+	return 1;
 }
 
 uint32_t s2sp_policy_find(const struct s2sp_policy *p, const char *domain, size_t len)
@@ -361,8 +608,9 @@ static int l_warning_tostring(lua_State *L)
 void s2sp_open_policy(lua_State *L)
 {
 	static const luaL_Reg functions[] = {
-		{ "compile", l_compile },
-		{ NULL,      NULL      },
+		{ "compile",  l_compile  },
+		{ "compiler", l_compiler },
+		{ NULL,       NULL       },
 	};
 	static const luaL_Reg policy_methods[] = {
 		{ "lookup",   l_lookup   },
@@ -380,6 +628,11 @@ void s2sp_open_policy(lua_State *L)
 		{ "__tostring", l_tostring },
 		{ NULL,         NULL       },
 	};
+	static const luaL_Reg compiler_methods[] = {
+		{ "step",     l_step     },
+		{ "progress", l_progress },
+		{ NULL,       NULL       },
+	};
 	static const luaL_Reg warning_meta[] = {
 		{ "__tostring", l_warning_tostring },
 		{ NULL,         NULL               },
@@ -389,6 +642,14 @@ void s2sp_open_policy(lua_State *L)
 	luaL_setfuncs(L, policy_meta, 0);
 	luaL_newlibtable(L, policy_methods);
 	luaL_setfuncs(L, policy_methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, S2SP_COMPILER_MT);
+	lua_pushcfunction(L, l_compiler_tostring);
+	lua_setfield(L, -2, "__tostring");
+	luaL_newlibtable(L, compiler_methods);
+	luaL_setfuncs(L, compiler_methods, 0);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 

@@ -1,6 +1,7 @@
 /*
  * mod_s2s_partners — compiled partner policy: partner records validated (README "Partner record" and "Negotiation matrix"), their
- * domains in a hash table, and the Lua object that answers lookups.
+ * domains in a hash table, and the Lua object that answers lookups. Built by partners.compile()
+ * at once, or by a partners.compiler() object a slice of records per step() (policy.c).
  */
 #ifndef S2SP_POLICY_H
 #define S2SP_POLICY_H
@@ -21,7 +22,7 @@
 #define S2SP_UV_PARTNERS 1 /* [index] = partner table, once built */
 #define S2SP_UV_DEFAULT  2 /* the default partner's table, or nil */
 
-/* The C side of a policy userdata: what compile() validated, in compact form. */
+/* The C side of a policy userdata: what compile() (or a compiler) validated, in compact form. */
 struct s2sp_policy {
 	struct s2sp_ptable domains; /* normalised domain -> 1-based partner index */
 	struct s2sp_prec *recs;     /* [0] the default partner, [1..npartners] the list; NULL once freed */
