@@ -2,7 +2,12 @@
 -- across reloads, and closed to everyone when it could never be compiled (fail closed). An
 -- unusable dialback_secret counts as an invalid configuration too: every dialback would fail.
 
+local async = require "util.async";
+
 local OPT_LIST, OPT_DEFAULT, OPT_SECRET = "s2s_partners", "s2s_partners_default", "dialback_secret";
+-- Records compiled per event-loop turn where the caller can wait (README "Performance": a
+-- runtime edit of a 100,000-partner list must not stall the server for a whole compile).
+local SLICE = 5000;
 
 -- Why a dialback_secret value cannot be used (README "Options"), or nil: unset is fine (a random
 -- secret), anything but a non-empty string is not. dialback.lib.lua applies the same function.
@@ -80,11 +85,36 @@ return function (core)
 	-- core would find nothing wrong with it as a list) is compiled once, with them: the records
 	-- are checked in the same order, so the same first error is found (README "Performance":
 	-- one compile per change, not two).
-	local function compile(list, runtime, default)
+	--
+	-- `sliced`: where the caller can wait (an edit from the shell, ad-hoc or web: async.ready()),
+	-- a list of more than SLICE records is compiled SLICE records per event-loop turn, on a copy
+	-- of its own (another compile may reuse the merged list meanwhile). Same results either way:
+	-- the core's compile() is its compiler run to the end.
+	local function core_compile(list, default, sliced)
+		local plain, n = false, 0;
+		if sliced and type(list) == "table" and rawlen(list) > SLICE and async.ready() then plain, n = plain_list(list); end
+		if not plain then return core.compile(list, default); end -- (the core refuses a list that is not plain)
+		local copy = {};
+		for i = 1, n do copy[i] = rawget(list, i); end
+		local compiler, err, detail = core.compiler(copy, default);
+		if not compiler then return nil, err, detail; end
+		local turns = 1;
+		while true do
+			local compiled, warnings, refused = compiler:step(SLICE);
+			if compiled ~= false then
+				module:log("debug", "Compiled %d partner records over %d event-loop turns", n, turns);
+				return compiled, warnings, refused;
+			end
+			async.sleep(0);
+			turns = turns + 1;
+		end
+	end
+
+	local function compile(list, runtime, default, sliced)
 		local all, n_config;
 		if runtime[1] ~= nil then all, n_config = with_runtime(list, runtime); end
 		if not all then
-			local config, warnings, detail = core.compile(list, default);
+			local config, warnings, detail = core_compile(list, default, sliced);
 			if not config then
 				local err = warnings;
 				if detail.hole then
@@ -98,7 +128,7 @@ return function (core)
 			for i = 1, n_config do all[i] = rawget(list, i); end
 			for _, record in ipairs(runtime) do all[#all + 1] = record; end
 		end
-		local compiled, err, refused = core.compile(all, default);
+		local compiled, err, refused = core_compile(all, default, sliced);
 		if not compiled then return nil, runtime_error(err, refused, n_config), refused; end
 		return compiled, err, n_config; -- err: the warnings
 	end
@@ -237,16 +267,25 @@ return function (core)
 		end
 	end
 
+	local version = 0; -- of the policy in force: one more at every change
+
 	-- Check dialback_secret and compile the configured list; returns true or nil, err. Never
-	-- leaves a half-applied state.
-	function self.load(reason)
+	-- leaves a half-applied state. `sliced`: the caller can wait, and the compile may span
+	-- event-loop turns (core_compile); if another load put a policy in force meanwhile, this one
+	-- puts nothing in force and returns nil, err, { superseded = true }.
+	function self.load(reason, sliced)
+		local started = version;
 		local option, err = OPT_SECRET, secret_problem(module:get_option(OPT_SECRET));
 		if err then err = OPT_SECRET .. ": " .. err; end
 		local ok, compiled, warnings, n_config;
 		local list, runtime = module:get_option(OPT_LIST, {}), self.runtime;
 		if not err then
 			option = OPT_LIST;
-			ok, compiled, warnings, n_config = pcall(compile, list, runtime, module:get_option(OPT_DEFAULT));
+			ok, compiled, warnings, n_config = pcall(compile, list, runtime, module:get_option(OPT_DEFAULT), sliced);
+			if version ~= started then
+				module:log("debug", "Partner list of %s not put in force: another was meanwhile", reason);
+				return nil, "another partner list was put in force meanwhile", { superseded = true };
+			end
 			if not ok then
 				err = tostring(compiled);
 			elseif not compiled then
@@ -276,6 +315,7 @@ return function (core)
 		end
 		warn_about_globals(compiled, sources);
 		self.compiled, self.error, self.from_config, self.types = compiled, nil, n_config, compiled:types();
+		version = version + 1;
 		self.sources = sources;
 		for _, listener in ipairs(listeners) do listener(compiled); end
 		module:set_status("core", ("%d partners"):format(#compiled));
@@ -315,7 +355,7 @@ return function (core)
 	-- Would `records` as the runtime list compile with the config file's? compiled, warnings or
 	-- nil, err, detail (runtime.lib.lua checks an edit with it before saving anything).
 	function self.check(records)
-		return compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT));
+		return compile(module:get_option(OPT_LIST, {}), records, module:get_option(OPT_DEFAULT), true);
 	end
 
 	-- Does `partner` allow `method` ("sasl_tls" | "tls_dialback" | "tcp_dialback")?

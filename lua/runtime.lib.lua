@@ -72,12 +72,16 @@ return function (policy)
 	end
 
 	-- Put a stored list in force. A list the config no longer accepts (edited on a node with
-	-- another config) keeps the previous policy, as policy.load says in the log.
-	local function adopt(saved, reason)
+	-- another config) keeps the previous policy, as policy.load says in the log. `sliced`: an
+	-- edit, whose caller can wait while a large list compiles (policy.load); a load that put a
+	-- policy in force meanwhile did so with this list (or, another adopt, with its own and its
+	-- revision), so a superseded one leaves everything as that load left it.
+	local function adopt(saved, reason, sliced)
 		local previous = policy.runtime;
 		policy.runtime = saved.partners;
 		revision, writer = saved.revision, saved.writer;
-		local ok, err = policy.load(reason);
+		local ok, err, detail = policy.load(reason, sliced);
+		if detail and detail.superseded then return true; end
 		if not ok and policy.compiled then policy.runtime = previous; end
 		return ok, err;
 	end
@@ -153,7 +157,7 @@ return function (policy)
 			if not back then return storage_failed("read", berr); end
 			if not descends(back, next_value.writer) then return conflict(back); end
 		end
-		local applied, aerr = adopt(back, reason or "runtime edit");
+		local applied, aerr = adopt(back, reason or "runtime edit", true);
 		if not applied then return nil, aerr, { code = "invalid" }; end
 		return policy.compiled, warnings, info;
 	end

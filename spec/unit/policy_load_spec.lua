@@ -3,6 +3,12 @@
 -- partners is the same for a short list as before.
 local core = require "s2s_partners"
 
+-- Outside Prosody: no caller here can wait, so every compile runs in one go (policy.lib.lua's
+-- sliced compile needs Prosody's util.async; spec/integration/large_list_spec.lua runs it).
+package.preload["util.async"] = package.preload["util.async"] or function()
+	return { ready = function() return false end }
+end
+
 local function stub(options)
 	local m = { host = "a.test", lines = {}, timers = {} }
 	function m.log(_, level, fmt, ...) m.lines[#m.lines + 1] = { level = level, text = fmt:format(...) } end
