@@ -87,23 +87,36 @@ return function (core)
 	-- one compile per change, not two).
 	--
 	-- `sliced`: where the caller can wait (an edit from the shell, ad-hoc or web: async.ready()),
-	-- a list of more than SLICE records is compiled SLICE records per event-loop turn, on a copy
-	-- of its own (another compile may reuse the merged list meanwhile). Same results either way:
-	-- the core's compile() is its compiler run to the end.
-	local function core_compile(list, default, sliced)
-		local plain, n = false, 0;
-		if sliced and type(list) == "table" and rawlen(list) > SLICE and async.ready() then plain, n = plain_list(list); end
-		if not plain then return core.compile(list, default); end -- (the core refuses a list that is not plain)
-		local copy = {};
-		for i = 1, n do copy[i] = rawget(list, i); end
-		local compiler, err, detail = core.compiler(copy, default);
-		if not compiler then return nil, err, detail; end
+	-- a list of more than SLICE records is gathered and compiled SLICE records per event-loop
+	-- turn (README "Performance"), with the same results: the core's compile() is its compiler
+	-- run to the end, and a list that is not plain is left to the compile in one go, which
+	-- refuses it at once. The config file's list is never changed once read (a reload reads a
+	-- new one), nor is a runtime list once in `self.runtime` (an adoption puts another there),
+	-- so both can be read over several turns.
+	local function gather(list, runtime)
+		local all, count, max = {}, 0, 0;
+		for key, record in next, list do
+			if math.type(key) ~= "integer" or key < 1 then return nil; end
+			all[key], count = record, count + 1;
+			if key > max then max = key; end
+			if count % (4 * SLICE) == 0 then async.sleep(0); end
+		end
+		if count ~= max then return nil; end
+		for i, record in ipairs(runtime) do all[max + i] = record; end
+		return all, max;
+	end
+	local function compile_sliced(list, runtime, default)
+		local all, n_config = gather(list, runtime);
+		if not all then return nil; end
+		local compiler, err, detail = core.compiler(all, default);
+		if not compiler then return false, err, detail; end
 		local turns = 1;
 		while true do
 			local compiled, warnings, refused = compiler:step(SLICE);
 			if compiled ~= false then
-				module:log("debug", "Compiled %d partner records over %d event-loop turns", n, turns);
-				return compiled, warnings, refused;
+				module:log("debug", "Compiled %d partner records over %d event-loop turns", #all, turns);
+				if not compiled then return false, runtime_error(warnings, refused, n_config), refused; end
+				return compiled, warnings, n_config;
 			end
 			async.sleep(0);
 			turns = turns + 1;
@@ -111,10 +124,15 @@ return function (core)
 	end
 
 	local function compile(list, runtime, default, sliced)
+		if sliced and type(list) == "table" and rawlen(list) + #runtime > SLICE and async.ready() then
+			local compiled, warnings, detail = compile_sliced(list, runtime, default);
+			if compiled then return compiled, warnings, detail; end
+			if compiled == false then return nil, warnings, detail; end
+		end
 		local all, n_config;
 		if runtime[1] ~= nil then all, n_config = with_runtime(list, runtime); end
 		if not all then
-			local config, warnings, detail = core_compile(list, default, sliced);
+			local config, warnings, detail = core.compile(list, default);
 			if not config then
 				local err = warnings;
 				if detail.hole then
@@ -128,7 +146,7 @@ return function (core)
 			for i = 1, n_config do all[i] = rawget(list, i); end
 			for _, record in ipairs(runtime) do all[#all + 1] = record; end
 		end
-		local compiled, err, refused = core_compile(all, default, sliced);
+		local compiled, err, refused = core.compile(all, default);
 		if not compiled then return nil, runtime_error(err, refused, n_config), refused; end
 		return compiled, err, n_config; -- err: the warnings
 	end
@@ -271,7 +289,7 @@ return function (core)
 
 	-- Check dialback_secret and compile the configured list; returns true or nil, err. Never
 	-- leaves a half-applied state. `sliced`: the caller can wait, and the compile may span
-	-- event-loop turns (core_compile); if another load put a policy in force meanwhile, this one
+	-- event-loop turns (compile_sliced); if another load put a policy in force meanwhile, this one
 	-- puts nothing in force and returns nil, err, { superseded = true }.
 	function self.load(reason, sliced)
 		local started = version;
@@ -399,8 +417,10 @@ return function (core)
 	end
 
 	-- The first load is runtime.lib.lua's, once it has read the runtime list from storage.
+	-- In a thread of its own, so that a large list compiles over several event-loop turns
+	-- (compile_sliced), the previous policy in force until the new one is complete.
 	module:hook_global("config-reloaded", function ()
-		self.load("reload");
+		async.runner(function () self.load("reload", true); end):run(true);
 	end);
 
 	return self;

@@ -7,8 +7,8 @@
 --             as process CPU time (parse_cpu)
 --   handlers  first -> last "config-reloaded" handler (every module's and the core's)
 --   module    mod_s2s_partners' policy.load (wrapped), of which `compile` is the C core's
---             compile() calls (wrapped); also as process CPU time (load_cpu, compile_cpu), which
---             other processes on a busy machine do not inflate
+--             compile() and compiler:step() calls (wrapped); also as process CPU time (load_cpu,
+--             compile_cpu), which other processes on a busy machine do not inflate
 --
 -- Controlled from `prosodyctl shell`:
 --   > bench_lag.start()      zero the figures (and wrap the module's functions, once loaded)
@@ -76,6 +76,9 @@ local function wrap_module()
 	local core = package.loaded["s2s_partners"];
 	if core and not wrapped.core then
 		core.compile = timed(core.compile, "compile");
+		-- a runtime edit compiles a slice per event-loop turn: its steps count as compile time
+		local methods = getmetatable(assert(core.compiler({}))).__index;
+		methods.step = timed(methods.step, "compile");
 		wrapped.core = true;
 	end
 	for host, h in pairs(prosody.hosts) do

@@ -1,6 +1,7 @@
--- A runtime edit of a large partner list (README "Performance"): the shell command waits while
--- the list compiles a slice per event-loop turn, and the result is the one compile() gives:
--- the edit saved and in force, an invalid one refused with the same reason, federation unchanged.
+-- A large partner list (README "Performance"): a runtime edit (the shell command waits) and a
+-- config reload compile it a slice per event-loop turn, with the result compile() gives: the
+-- edit saved and in force, the reloaded list in force, an invalid edit refused with the same
+-- reason, federation unchanged.
 --
 -- Run: lua5.4 /usr/bin/busted --run=integration spec/integration/large_list_spec.lua
 local harness = require "harness"
@@ -46,13 +47,29 @@ describe("a runtime edit of " .. N .. " partners #integration", function()
 		assert(bob:expect_message{ from = "alice@a.test", body = "still federating", timeout = T })
 	end)
 
+	it("compiles a config reload over several event-loop turns, the previous list in force until then", function()
+		local list = {}
+		for i = 1, N do list[i] = { domain = ("r%d.example"):format(i) } end
+		list[N // 3] = { domain = "b.test" }
+		local mark = a:log_mark()
+		a:configure{ vhost_options = { s2s_partners = list } }
+		a:reload()
+		assert(a:wait_log("federation partners in force (reload)", { since = mark, timeout = T, plain = true }))
+		local line = assert(a:log_contains("partner records over", { since = mark, plain = true }), a:read_log(mark):sub(1, 3000))
+		assert.truthy(tonumber(line:match("over (%d+) event%-loop turns")) >= 3, line)
+		assert.matches("r7.example", a:shell('s2s_partners:show("a.test", "r7.example")'), 1, true)
+		assert.is_nil(a:shell('s2s_partners:show("a.test", "p7.example")'):find("federated", 1, true))
+		assert(alice:send_message("bob@b.test", "after the reload"))
+		assert(bob:expect_message{ from = "alice@a.test", body = "after the reload", timeout = T })
+	end)
+
 	it("refuses an invalid edit with the reason compile() gives, and saves nothing", function()
 		local out = a:shell('s2s_partners:put("a.test", { domain = "d.test"; tls = "not_supported"; '
 			.. 'sasl = "not_supported"; dialback = false })')
 		assert.matches('runtime partner 2 (d.test): tls = "not_supported", sasl = "not_supported", dialback = false: '
 			.. "SASL or dialback must be enabled.", out, 1, true)
-		out = a:shell('s2s_partners:put("a.test", { domain = "p7.example" })')
-		assert.matches("p7.example", out, 1, true)
+		out = a:shell('s2s_partners:put("a.test", { domain = "r7.example" })')
+		assert.matches("r7.example", out, 1, true)
 		assert.is_nil(out:find("OK: Saved", 1, true), out)
 		assert.is_nil(a:shell('s2s_partners:show("a.test", "d.test")'):find("tls", 1, true))
 	end)
