@@ -267,6 +267,9 @@ local function main(env)
 	end
 
 	-- SIGHUP (`prosodyctl reload`); done once the meter's last config-reloaded handler has run
+	-- and, with the module, once the module has put the new list in force (a large list compiles
+	-- over several event-loop turns after the handlers: README "Performance")
+	local module_on = true
 	local function sighup()
 		local mark
 		return function()
@@ -274,6 +277,7 @@ local function main(env)
 			a:signal("HUP")
 		end, function()
 			return a:log_contains("bench_lag: config reloaded", { since = mark, plain = true })
+				and (not module_on or a:log_contains("federation partners in force (reload)", { since = mark, plain = true }))
 		end
 	end
 
@@ -289,7 +293,6 @@ local function main(env)
 
 	local results = {}
 	local rev = 0
-	local module_on = true
 	local function run(case, label, make)
 		results[case] = { label = label, list = {} }
 		for i = 1, REPEATS do
@@ -362,12 +365,16 @@ local function main(env)
 	out("")
 	out("  Prosody's own reload of this config file (no module): longest stall %.0f ms, its parse %.0f ms, its "
 		.. "config-reloaded handlers %.0f ms (medians)", own_stall, median("prosody", "parse"), own_handlers)
-	out("  module's share of the longest stall, worst of %d:", REPEATS)
+	out("  module's share of the longest stall (a config reload: its handler's part, or the longest stall besides "
+		.. "the parse's), worst of %d:", REPEATS)
 	for _, case in ipairs({ "changed", "unchanged", "runtime" }) do
 		local share, stall = 0, 0
 		for _, r in ipairs(results[case].list) do
 			stall = math.max(stall, r.max)
-			share = math.max(share, case == "runtime" and r.max or ((r.handlers[1] or 0) - own_handlers))
+			-- a config reload: the module's part of the config-reloaded handlers, or the longest
+			-- stall besides the one that holds Prosody's parse (the compile's slices come after it)
+			share = math.max(share, case == "runtime" and r.max
+				or math.max((r.handlers[1] or 0) - own_handlers, r.late[2] or 0))
 		end
 		local ok = share < TARGETS.stall_ms
 		if not ok then failed[#failed + 1] = results[case].label .. " stall" end
