@@ -15,7 +15,7 @@ local usermanager = require "core.usermanager";
 local bare_sessions = prosody.bare_sessions;
 
 return function (metrics, replies, hot)
-	local PARTNER, jids = hot.PARTNER, hot.jids(4096);
+	local PARTNER, jid_parts = hot.PARTNER, hot.jid;
 
 	-- The partner of a stanza that arrived over s2s from a remote domain, or nil: the delivery
 	-- guard (delivery.lib.lua, above these hooks) resolved it under the policy in force when it
@@ -47,7 +47,7 @@ return function (metrics, replies, hot)
 		local partner = remote_partner(event);
 		if not partner or partner.type ~= "public_unverified" then return; end
 		local stanza = event.stanza;
-		local to, from = jids(stanza.attr.to), jids(stanza.attr.from);
+		local to, from = jid_parts(stanza.attr.to), jid_parts(stanza.attr.from);
 		local username = to and to.node;
 		if not (username and from) then return; end
 		local contact = from.bare;
@@ -112,7 +112,7 @@ return function (metrics, replies, hot)
 		local partner = remote_partner(event);
 		if not partner then return; end
 		local stanza = event.stanza;
-		local to, from = jids(stanza.attr.to), jids(stanza.attr.from);
+		local to, from = jid_parts(stanza.attr.to), jid_parts(stanza.attr.from);
 		local username = to and to.node;
 		if not (username and from) then return; end
 		return partner, username, from.bare;

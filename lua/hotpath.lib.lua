@@ -3,10 +3,12 @@
 --
 --   hot.PARTNER              event field: the partner of what arrived over s2s (delivery guard)
 --   hot.note / hot.partner   the partner of what leaves (route/remote), without touching the event
---   hot.jids(max)            a memo of util.jid.split
+--   hot.jid(jid)             util.jid.split's parts, remembered
 --   hot.hook_while(...)      a hook that is there only while the policy has a given partner type
 
 local jid_split = require "util.jid".split;
+
+local JIDS = 4096; -- JIDs hot.jid remembers in each of its two generations
 
 return function (policy)
 	local hot = {
@@ -27,25 +29,23 @@ return function (policy)
 		return (policy.resolve(event.to_host));
 	end
 
-	--- A memo of util.jid.split: parts(jid) -> { node =, host =, bare = } or nil for what is not
-	-- a JID. A stanza's from and to repeat from one stanza to the next; at most 2 × max JIDs are
-	-- kept (two generations: when the current one is full, it becomes the old one).
-	function hot.jids(max)
-		local current, old, n = {}, {}, 0;
-		return function (jid)
-			local parts = current[jid];
-			if parts then return parts; end
-			if jid == nil then return nil; end
-			parts = old[jid];
-			if not parts then
-				local node, host = jid_split(jid);
-				if not host then return nil; end
-				parts = { node = node, host = host, bare = node and node .. "@" .. host or host };
-			end
-			if n >= max then current, old, n = {}, current, 0; end
-			current[jid], n = parts, n + 1;
-			return parts;
+	--- The parts of `jid` (util.jid.split's, remembered): { node =, host =, bare = }, or nil for
+	-- what is not a JID. A stanza's from and to repeat from one stanza to the next; at most
+	-- 2 × JIDS are kept (two generations: when the current one is full, it becomes the old one).
+	local current, old, n = {}, {}, 0;
+	function hot.jid(jid)
+		local parts = current[jid];
+		if parts then return parts; end
+		if jid == nil then return nil; end
+		parts = old[jid];
+		if not parts then
+			local node, host = jid_split(jid);
+			if not host then return nil; end
+			parts = { node = node, host = host, bare = node and node .. "@" .. host or host };
 		end
+		if n >= JIDS then current, old, n = {}, current, 0; end
+		current[jid], n = parts, n + 1;
+		return parts;
 	end
 
 	--- Hook `handler` on `event` at `priority` only while a partner (or the default) has one of

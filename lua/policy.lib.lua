@@ -39,18 +39,21 @@ return function (core)
 		return ("runtime partner %d%s"):format(i - n_config, err:sub(#head + 1));
 	end
 
-	-- Is `list` a list as the core wants it written: keys 1..n only (no holes, no stray keys)?
-	-- The core's own test (s2sp_list_problem), made here without compiling anything; raw, as the
-	-- core reads tables. Returns ok, n.
-	local function plain_list(list)
-		if type(list) ~= "table" then return false; end
-		local count, max = 0, 0;
-		for k in next, list do
-			if math.type(k) ~= "integer" or k < 1 then return false; end
-			count = count + 1;
-			if k > max then max = k; end
+	-- A copy of `list` and its length when it is a list as the core wants it written: keys 1..n
+	-- only (no holes, no stray keys; the core's own test, s2sp_list_problem, made here without
+	-- compiling anything; raw, as the core reads tables), or nil. `pause`, when given, is called
+	-- every 4 × SLICE records (compile_sliced reads a long list over several event-loop turns).
+	local function plain_copy(list, pause)
+		if type(list) ~= "table" then return nil; end
+		local all, count, max = {}, 0, 0;
+		for key, record in next, list do
+			if math.type(key) ~= "integer" or key < 1 then return nil; end
+			all[key], count = record, count + 1;
+			if key > max then max = key; end
+			if pause and count % (4 * SLICE) == 0 then pause(); end
 		end
-		return count == max, count;
+		if count ~= max then return nil; end
+		return all, max;
 	end
 
 	-- The config file's records followed by `runtime`'s, as one list for the core, or nil when
@@ -61,10 +64,8 @@ return function (core)
 	local function with_runtime(list, runtime)
 		local m = merged[list];
 		if not m then
-			local plain, n = plain_list(list);
-			if not plain then return nil; end
-			local all = {};
-			for i = 1, n do all[i] = rawget(list, i); end
+			local all, n = plain_copy(list);
+			if not all then return nil; end
 			m = { n = n, len = n, all = all };
 			merged = setmetatable({ [list] = m }, { __mode = "k" });
 		end
@@ -93,21 +94,11 @@ return function (core)
 	-- refuses it at once. The config file's list is never changed once read (a reload reads a
 	-- new one), nor is a runtime list once in `self.runtime` (an adoption puts another there),
 	-- so both can be read over several turns.
-	local function gather(list, runtime)
-		local all, count, max = {}, 0, 0;
-		for key, record in next, list do
-			if math.type(key) ~= "integer" or key < 1 then return nil; end
-			all[key], count = record, count + 1;
-			if key > max then max = key; end
-			if count % (4 * SLICE) == 0 then async.sleep(0); end
-		end
-		if count ~= max then return nil; end
-		for i, record in ipairs(runtime) do all[max + i] = record; end
-		return all, max;
-	end
+	local function pause() async.sleep(0); end
 	local function compile_sliced(list, runtime, default)
-		local all, n_config = gather(list, runtime);
+		local all, n_config = plain_copy(list, pause);
 		if not all then return nil; end
+		for i, record in ipairs(runtime) do all[n_config + i] = record; end
 		local compiler, err, detail = core.compiler(all, default);
 		if not compiler then return false, err, detail; end
 		local turns = 1;
@@ -118,7 +109,7 @@ return function (core)
 				if not compiled then return false, runtime_error(warnings, refused, n_config), refused; end
 				return compiled, warnings, n_config;
 			end
-			async.sleep(0);
+			pause();
 			turns = turns + 1;
 		end
 	end
@@ -215,13 +206,24 @@ return function (core)
 		module:log(level, "%d partners %s (the first: %s, …)", count, many, table.concat(names, ", "));
 	end
 
-	local function tls_set(record) return record.tls ~= nil and record.tls ~= "required"; end -- "required" by default
+	-- A field of a record as written, or the schema's default when it is absent (the core's
+	-- values are exact strings and booleans: a record that gives another spelling is refused).
+	local defaults = {};
+	for _, field in ipairs(core.schema()) do defaults[field.name] = field.default; end
+	local function written(record, name)
+		local v = record[name];
+		if v == nil then return defaults[name]; end
+		return v;
+	end
+	local function tls_set(record) return written(record, "tls") ~= "required"; end
 	local function tls_not_required(partner) return partner.tls ~= "required"; end
-	local function dialback_set(record) return record.dialback ~= false; end -- on by default
+	local function dialback_set(record) return written(record, "dialback") ~= false; end
 	local function allows_dialback(partner) return partner.dialback; end
-	local function tls_off(record) return record.tls == "not_supported"; end
+	local function tls_off(record) return written(record, "tls") == "not_supported"; end
 	local function no_tls(partner) return partner.tls == "not_supported"; end
-	local function no_tls_no_sasl(record) return record.tls == "not_supported" and record.sasl == "not_supported"; end
+	local function no_tls_no_sasl(record)
+		return written(record, "tls") == "not_supported" and written(record, "sasl") == "not_supported";
+	end
 	local function valid_with_message(partner) return partner.class == "valid" and partner.message ~= nil; end
 
 	-- Prosody's own global options are applied by mod_s2s / mod_tls before or after us and can
@@ -285,14 +287,12 @@ return function (core)
 		end
 	end
 
-	local version = 0; -- of the policy in force: one more at every change
-
 	-- Check dialback_secret and compile the configured list; returns true or nil, err. Never
 	-- leaves a half-applied state. `sliced`: the caller can wait, and the compile may span
 	-- event-loop turns (compile_sliced); if another load put a policy in force meanwhile, this one
 	-- puts nothing in force and returns nil, err, { superseded = true }.
 	function self.load(reason, sliced)
-		local started = version;
+		local started = self.compiled; -- every load that succeeds puts a new policy object in force
 		local option, err = OPT_SECRET, secret_problem(module:get_option(OPT_SECRET));
 		if err then err = OPT_SECRET .. ": " .. err; end
 		local ok, compiled, warnings, n_config;
@@ -300,7 +300,7 @@ return function (core)
 		if not err then
 			option = OPT_LIST;
 			ok, compiled, warnings, n_config = pcall(compile, list, runtime, module:get_option(OPT_DEFAULT), sliced);
-			if version ~= started then
+			if self.compiled ~= started then
 				module:log("debug", "Partner list of %s not put in force: another was meanwhile", reason);
 				return nil, "another partner list was put in force meanwhile", { superseded = true };
 			end
@@ -333,7 +333,6 @@ return function (core)
 		end
 		warn_about_globals(compiled, sources);
 		self.compiled, self.error, self.from_config, self.types = compiled, nil, n_config, compiled:types();
-		version = version + 1;
 		self.sources = sources;
 		for _, listener in ipairs(listeners) do listener(compiled); end
 		module:set_status("core", ("%d partners"):format(#compiled));
@@ -382,6 +381,13 @@ return function (core)
 			if m == method then return true; end
 		end
 		return false;
+	end
+
+	--- Is `domain` the primary domain of a partner of `compiled`? (What status and probe keep
+	-- after a policy change: a lookup, whatever the size of the list.)
+	function self.is_primary(compiled, domain)
+		local partner = compiled:lookup(domain);
+		return partner ~= nil and partner.domain == domain;
 	end
 
 	-- Is this partner (a compiled record) one of the config file's (read-only at runtime)?

@@ -171,8 +171,7 @@ return function (core, policy, explain, status, compat)
 
 	policy.on_change(function (compiled) -- O(probes kept), whatever the size of the list
 		for k in pairs(last) do
-			local p = compiled:lookup(k);
-			local keep = (k == "default" and compiled:default() ~= nil) or (p ~= nil and p.domain == k);
+			local keep = (k == "default" and compiled:default() ~= nil) or policy.is_primary(compiled, k);
 			if not keep then last[k] = nil; end
 		end
 	end);

@@ -15,7 +15,7 @@ local SIZE = 4096; -- user/contact pairs remembered, at least
 local IDS = 16;    -- pending IQ ids per pair
 
 return function (hot)
-	local jids = hot.jids(SIZE);
+	local jid_parts = hot.jid;
 	local current, old, n = {}, {}, 0; -- "user\0contact" -> { [iq id] = true, n = count }
 	local seen, seen_n = {}, 0;        -- seen[from][to] = entry of the current generation
 
@@ -40,7 +40,7 @@ return function (hot)
 		local by_to = seen[from];
 		local entry = by_to and by_to[to];
 		if entry then return entry; end
-		local f, t = jids(from), jids(to);
+		local f, t = jid_parts(from), jid_parts(to);
 		if not (f and f.node and f.host == module.host and t) then return nil; end
 		entry = entry_of(key(f.node, t.bare), true);
 		if seen_n >= SIZE then seen, seen_n = {}, 0; end

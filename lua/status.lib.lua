@@ -95,10 +95,7 @@ return function (policy, sessions, compat)
 	end);
 
 	policy.on_change(function (compiled)
-		store:retain(function (domain)
-			local partner = compiled:lookup(domain);
-			return partner ~= nil and partner.domain == domain;
-		end, compiled:default());
+		store:retain(function (domain) return policy.is_primary(compiled, domain); end, compiled:default());
 	end);
 
 	--- The status of every partner, or of the one owning `domain` (any spelling).

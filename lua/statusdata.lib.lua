@@ -125,11 +125,10 @@ function Store:attempts(partner)
 	return ring and ring:list() or {};
 end
 
---- After a policy change: forget the partners that are gone (and the default policy's attempts
--- when there is no default any more). `partners` is the new list, `default` its default or nil.
---- Forget the partners a policy change removed: keep the rings of the domains for which
--- `is_partner(domain)` is true (a primary domain of the new policy), and the default policy's
--- only when there is one. O(partners with a ring), whatever the size of the list.
+--- After a policy change, forget the partners it removed: keep the rings of the domains for
+-- which `is_partner(domain)` is true (a primary domain of the new policy), and the default
+-- policy's only when there is one (`default`: the new default partner or nil). O(partners with
+-- a ring), whatever the size of the list.
 function Store:retain(is_partner, default)
 	for domain in pairs(self.partners) do
 		if not is_partner(domain) then self.partners[domain] = nil; end
