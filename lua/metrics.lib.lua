@@ -26,6 +26,22 @@ local function partner_label(partner)
 	return partner.domain;
 end
 
+-- `family`'s metric for each value of its labels, looked up once per value: with_labels walks
+-- the family's label table on every call, and the values counted per stanza (a partner type, a
+-- stanza kind) are few and fixed. `of(value)` gives the metric, or the next level's table.
+local function per_value(of)
+	return setmetatable({}, { __index = function (cache, value)
+		local metric = of(value);
+		cache[value] = metric;
+		return metric;
+	end });
+end
+local stripped_by_type = per_value(function (partner_type) return stripped:with_labels(partner_type); end);
+local dropped_by_type = per_value(function (partner_type)
+	-- not with_partial_label: on a host module's family (module:metric's proxy) it drops the host
+	return per_value(function (kind) return dropped:with_labels(partner_type, kind); end);
+end);
+
 return {
 	partner_label = partner_label;
 	refused = function (direction, reason, partner)
@@ -37,7 +53,7 @@ return {
 	-- `label` from partner_label(), `n` the streams counted now.
 	streams = function (label, direction, n) streams:with_labels(label, direction):set(n); end;
 	bounced = function (reason) bounced:with_labels(reason):add(1); end;
-	dropped = function (partner_type, kind) dropped:with_labels(partner_type, kind):add(1); end;
+	dropped = function (partner_type, kind) dropped_by_type[partner_type][kind]:add(1); end;
 	delivery_refused = function (kind, reason) delivery_refused:with_labels(kind, reason):add(1); end;
-	stripped = function (partner_type) stripped:with_labels(partner_type):add(1); end;
+	stripped = function (partner_type) stripped_by_type[partner_type]:add(1); end;
 };
