@@ -154,36 +154,71 @@ return function (metrics, replies, hot)
 		return query and query:get_text() ~= "";
 	end
 
-	-- A copy of `stanza` without its status note (presence) or last-activity text (iq): a copy of
-	-- the top element holding the same children but those (text between them kept as it is).
-	-- The children are shared, not copied: what routes and sends a stanza changes only the top
-	-- element's attributes (mod_presence readdresses its one presence object for each contact).
-	local function without_status(stanza)
-		local copy = st.clone(stanza, true);
-		local presence = copy.name == "presence";
-		for _, child in ipairs(stanza) do
-			if not child.name then
-				copy:add_direct_child(child);
-			elseif not presence and child.name == "query" and child.attr.xmlns == xmlns_last then
-				copy:add_direct_child(st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds })); -- no text
-			elseif not (presence and is_status(child)) then
-				copy:add_direct_child(child);
+	-- What a public partner must not see among `stanza`'s children (a tag): false to keep it,
+	-- nil to take it out (a status note), or the element to show instead (a last-activity
+	-- query without its text).
+	local function public_view(stanza, child)
+		if stanza.name == "presence" then
+			if is_status(child) then return nil; end
+		elseif child.name == "query" and child.attr.xmlns == xmlns_last then
+			return st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds });
+		end
+		return false;
+	end
+
+	-- route/remote again, for `event` whose stanza has `stanza`'s unwanted children (public_view)
+	-- from child index `from` on taken out, each put back where it was once the handlers have
+	-- returned or failed: ok, result as pcall gives them. mod_presence broadcasts one stanza object
+	-- to every contact and keeps it as the session's presence, so what leaves for a public partner
+	-- is changed only while route/remote's handlers (the partner check at 1000, mod_s2s at -1)
+	-- run for it; mod_s2s serialises (0.12) or clones (13) what it sends or queues before they
+	-- return, as do the stanzas/out filters that keep a stanza (mod_smacks). One child per call,
+	-- held in its locals: no copy of the stanza, no table.
+	local refiring; -- the event fired again with the note taken out (the hook below lets it by)
+	local function fire_without(stanza, from, event)
+		local tags, tag_i = stanza.tags, 0;
+		for i = 1, #stanza do
+			local child = stanza[i];
+			if child.name then
+				tag_i = tag_i + 1;
+				local shown = i >= from and public_view(stanza, child);
+				if shown ~= false then
+					if shown then
+						stanza[i], tags[tag_i] = shown, shown;
+					else
+						table.remove(stanza, i);
+						table.remove(tags, tag_i);
+					end
+					local ok, ret = fire_without(stanza, shown and i + 1 or i, event);
+					if shown then
+						stanza[i], tags[tag_i] = child, child;
+					else
+						table.insert(tags, tag_i, child);
+						table.insert(stanza, i, child);
+					end
+					return ok, ret;
+				end
 			end
 		end
-		return copy;
+		local outer = refiring;
+		refiring = event;
+		local ok, ret = pcall(module.fire_event, module, "route/remote", event);
+		refiring = outer;
+		return ok, ret;
 	end
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them.
 	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", function (event)
-		local partner = hot.partner(event);
-		if not partner or partner.type == "federated" then return; end
+		if event == refiring then return; end
 		local stanza = event.stanza;
 		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end
-		-- mod_presence broadcasts one stanza object to every contact (and keeps it as the
-		-- session's presence): never change it, send a copy.
-		event.stanza = without_status(stanza);
+		local partner = hot.partner(event);
+		if not partner or partner.type == "federated" then return; end
 		metrics.stripped(partner.type);
+		local ok, ret = fire_without(stanza, 1, event);
+		if not ok then error(ret, 0); end
+		return ret or false; -- handled by the handlers fired again: never on with the note
 	end, 900); -- after the partner check (1000), before mod_s2s sends or queues it (-1)
 
 	-- What the hooks above do with `partner`'s users, in words (for explain, README "Explain").

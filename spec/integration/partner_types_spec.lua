@@ -307,6 +307,25 @@ describe("partner types on a.test #integration", function()
 		assert.falsy(stats:find("partner_type=federated", 1, true), stats)
 	end)
 
+	-- The note is taken out only while route/remote runs: what mod_s2s queues for a stream it is
+	-- still setting up must be the stripped stanza, and alice's presence whole again afterwards.
+	it("strips the status note from presence queued while a new stream to the partner is set up", function()
+		local alice = acc.alice
+		for _, row in ipairs(a:find_s2s{ remote = "pv.test" }) do a:shell(("s2s:close(%q)"):format(row.id)) end
+		assert(harness.util.poll(function() return #a:find_s2s{ remote = "pv.test" } == 0 end, T, 0.05),
+			"a.test's streams with pv.test did not close")
+		local mark = a:log_mark()
+		assert(alice:send_presence{ show = "xa", status = "Behind a new stream" })
+		local pat = assert(next_presence(acc.pat, ALICE, "xa"))
+		assert(a:wait_log("queued stanzas across new outgoing connection to pv.test", { since = mark, timeout = T, plain = true }))
+		assert.is_nil(pat.status, pat.xml)
+		assert.falsy(pat.xml:find("<status", 1, true), pat.xml)
+		assert.equal("Behind a new stream", assert(next_presence(acc.fred, ALICE, "xa")).status)
+		assert.equal("Behind a new stream", assert(next_presence(acc.bert, ALICE, "xa")).status)
+		-- The user's own copy (the stanza the broadcast shares) keeps it too.
+		assert.equal("Behind a new stream", assert(next_presence(alice, ALICE, "xa")).status)
+	end)
+
 	it("keeps the last status note out of jabber:iq:last answers to public partners (XEP-0012)", function()
 		local alice = acc.alice
 		-- fred (federated) and pat (public_verified) are subscribed to alice by now.
