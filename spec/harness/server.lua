@@ -286,7 +286,7 @@ function Server:reload(wait)
 	local mark = self:log_size()
 	self:signal("HUP")
 	if wait ~= false then
-		local ok, err = self:wait_log("Reloading configuration", { since = mark, timeout = 5, plain = true })
+		local ok, err = self:wait_log("Reloading configuration", { since = mark, timeout = util.WAIT, plain = true })
 		assert(ok, err)
 		self:shell("server:version()")
 	end

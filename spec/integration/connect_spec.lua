@@ -31,7 +31,7 @@ describe("partner connect #integration", function()
 		if a.prosody_version:match("^0%.12") then
 			assert(a:wait_log("Partner b.test has connect = \"" .. b.addr .. ":" .. b.s2s_port
 				.. "\", which needs Prosody 13", { plain = true, timeout = T }))
-			assert(alice:expect_error{ from = "bob@b.test", kind = "message", timeout = 15 })
+			assert(alice:expect_error{ from = "bob@b.test", kind = "message", timeout = T })
 		else
 			assert(bob:expect_message{ from = "alice@a.test", body = "via connect", timeout = T })
 			assert(a:wait_log("Connecting to " .. b.addr .. ":" .. b.s2s_port .. " for b.test (partner connect)",
