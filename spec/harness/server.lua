@@ -256,9 +256,20 @@ function Server:launch()
 	return self
 end
 
---- Wait until the c2s and s2s ports accept TCP connections.
+-- Does the admin socket (what `prosodyctl shell` talks to) accept a connection? Prosody binds
+-- it after the c2s and s2s ports: a shell command in between finds nobody there.
+local function admin_socket_open(server)
+	local ok, unix = pcall(require, "socket.unix")
+	if not ok then return true end -- cannot tell: the ports have to do
+	local sock = (unix.stream or unix)()
+	local connected = sock:connect(server.admin_socket)
+	sock:close()
+	return connected ~= nil
+end
+
+--- Wait until the c2s and s2s ports accept TCP connections, and the admin socket connections.
 function Server:wait_ready(timeout)
-	util.wait_listening(self, self:prosody().label, timeout or util.WAIT, 0.01)
+	util.wait_listening(self, self:prosody().label, timeout or util.WAIT, 0.01, function () return admin_socket_open(self) end)
 	self.ready_after = util.now() - self.started_at
 	return true
 end
