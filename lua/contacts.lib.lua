@@ -44,10 +44,11 @@ return function (metrics, replies, hot)
 	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
 	-- contact, and IQ results or errors to the user's own requests.
 	local function guard_unverified(event)
-		local partner = remote_partner(event);
+		local partner = event[PARTNER]; -- remote_partner(event), inline: this runs for every stanza in
 		if not partner or partner.type ~= "public_unverified" then return; end
 		local stanza = event.stanza;
-		local to, from = jid_parts(stanza.attr.to), jid_parts(stanza.attr.from);
+		local attr = stanza.attr;
+		local to, from = jid_parts(attr.to), jid_parts(attr.from);
 		local username = to and to.node;
 		if not (username and from) then return; end
 		local contact = from.bare;
@@ -134,89 +135,109 @@ return function (metrics, replies, hot)
 		module:hook(event, auto_approve, 10);
 	end
 
-	-- The status note: <status/> in the stanza's own namespace (no xmlns once parsed or routed).
-	local function is_status(tag)
-		return tag.name == "status" and (tag.attr.xmlns == nil or tag.attr.xmlns == "jabber:client"
-			or tag.attr.xmlns == "jabber:server");
-	end
-	local function has_status(stanza)
-		for _, tag in ipairs(stanza.tags) do
-			if is_status(tag) then return true; end
-		end
-		return false;
-	end
-
 	-- mod_lastactivity answers jabber:iq:last (XEP-0012) with the text of the user's last
 	-- unavailable presence: the same status note, by another path.
 	local xmlns_last = "jabber:iq:last";
-	local function has_last_text(stanza)
-		local query = stanza.name == "iq" and stanza.attr.type == "result" and stanza:get_child("query", xmlns_last);
-		return query and query:get_text() ~= "";
-	end
 
-	-- What a public partner must not see among `stanza`'s children (a tag): false to keep it,
-	-- nil to take it out (a status note), or the element to show instead (a last-activity
-	-- query without its text).
-	local function public_view(stanza, child)
-		if stanza.name == "presence" then
-			if is_status(child) then return nil; end
-		elseif child.name == "query" and child.attr.xmlns == xmlns_last then
-			return st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds });
-		end
-		return false;
-	end
-
-	-- route/remote again, for `event` whose stanza has `stanza`'s unwanted children (public_view)
-	-- from child index `from` on taken out, each put back where it was once the handlers have
-	-- returned or failed: ok, result as pcall gives them. mod_presence broadcasts one stanza object
-	-- to every contact and keeps it as the session's presence, so what leaves for a public partner
-	-- is changed only while route/remote's handlers (the partner check at 1000, mod_s2s at -1)
-	-- run for it; mod_s2s serialises (0.12) or clones (13) what it sends or queues before they
-	-- return, as do the stanzas/out filters that keep a stanza (mod_smacks). One child per call,
-	-- held in its locals: no copy of the stanza, no table.
-	local refiring; -- the event fired again with the note taken out (the hook below lets it by)
-	local function fire_without(stanza, from, event)
-		local tags, tag_i = stanza.tags, 0;
-		for i = 1, #stanza do
+	-- The first child of `stanza` from index `from` on (`tag_i` tags before it) that a public
+	-- partner must not see: its index, its index among the tags, and what to show instead (nil:
+	-- nothing). That is a status note in presence (<status/> in the stanza's own namespace: no
+	-- xmlns once parsed or routed), and the text of a last-activity answer. One pass, no call
+	-- per child: it runs for every presence leaving for a public partner.
+	local function next_unwanted(stanza, from, tag_i)
+		local presence = stanza.name == "presence";
+		for i = from, #stanza do
 			local child = stanza[i];
-			if child.name then
+			local name = child.name;
+			if name then
 				tag_i = tag_i + 1;
-				local shown = i >= from and public_view(stanza, child);
-				if shown ~= false then
-					if shown then
-						stanza[i], tags[tag_i] = shown, shown;
-					else
-						table.remove(stanza, i);
-						table.remove(tags, tag_i);
+				if presence then
+					if name == "status" then
+						local xmlns = child.attr.xmlns;
+						if xmlns == nil or xmlns == "jabber:client" or xmlns == "jabber:server" then return i, tag_i; end
 					end
-					local ok, ret = fire_without(stanza, shown and i + 1 or i, event);
-					if shown then
-						stanza[i], tags[tag_i] = child, child;
-					else
-						table.insert(tags, tag_i, child);
-						table.insert(stanza, i, child);
-					end
-					return ok, ret;
+				elseif name == "query" and child.attr.xmlns == xmlns_last and child:get_text() ~= "" then
+					return i, tag_i, st.stanza("query", { xmlns = xmlns_last, seconds = child.attr.seconds });
 				end
 			end
 		end
-		local outer = refiring;
-		refiring = event;
-		local ok, ret = pcall(module.fire_event, module, "route/remote", event);
-		refiring = outer;
+	end
+
+	-- route/remote again for `event`, with child `i` (tag `tag_i`) of its stanza taken out (or
+	-- `shown` in its place) and every unwanted child after it, each put back where it was once
+	-- the handlers have returned or failed: ok, result as pcall gives them. mod_presence
+	-- broadcasts one stanza object to every contact and keeps it as the session's presence, so
+	-- what leaves for a public partner is changed only while route/remote's handlers run for it;
+	-- mod_s2s serialises (0.12) or clones (13) what it sends or queues before they return, as do
+	-- the stanzas/out filters that keep a stanza (mod_smacks). One child per call, held in its
+	-- locals: no copy of the stanza, no table. The partner check (streams.lib.lua) and the hook
+	-- below let the event fired again (hot.refiring) by.
+	local host_events = prosody.hosts[module.host].events;
+	local function fire_without(stanza, i, tag_i, shown, event)
+		local tags, child = stanza.tags, stanza[i];
+		local from, tags_before;
+		if shown then
+			stanza[i], tags[tag_i] = shown, shown;
+			from, tags_before = i + 1, tag_i;
+		else
+			table.remove(stanza, i);
+			table.remove(tags, tag_i);
+			from, tags_before = i, tag_i - 1;
+		end
+		local ok, ret;
+		local next_i, next_tag_i, next_shown = next_unwanted(stanza, from, tags_before);
+		if next_i then
+			ok, ret = fire_without(stanza, next_i, next_tag_i, next_shown, event);
+		else
+			local outer = hot.refiring;
+			hot.refiring = event;
+			ok, ret = pcall(host_events.fire_event, "route/remote", event);
+			hot.refiring = outer;
+		end
+		if shown then
+			stanza[i], tags[tag_i] = child, child;
+		else
+			table.insert(tags, tag_i, child);
+			table.insert(stanza, i, child);
+		end
 		return ok, ret;
 	end
+
+	-- A copy of `stanza` without what next_unwanted finds: the top element's copy holding the
+	-- other children themselves (what routes and sends a stanza changes only the top element).
+	-- Linear in the children, for a stanza with too many to take out one call each.
+	local function public_copy(stanza)
+		local copy = st.clone(stanza, true);
+		local from, tag_i = 1, 0;
+		while true do
+			local i, next_tag_i, shown = next_unwanted(stanza, from, tag_i);
+			for j = from, (i or #stanza + 1) - 1 do copy:add_direct_child(stanza[j]); end
+			if not i then return copy; end
+			if shown then copy:add_direct_child(shown); end
+			from, tag_i = i + 1, next_tag_i;
+		end
+	end
+	-- Children up to which the note is taken out in place: each one taken out is a call deep and
+	-- moves the rest of the list (a local user chooses how many a presence has).
+	local IN_PLACE_MAX = 32;
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them.
 	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", function (event)
-		if event == refiring then return; end
+		if event == hot.refiring then return; end
 		local stanza = event.stanza;
-		if not ((stanza.name == "presence" and has_status(stanza)) or has_last_text(stanza)) then return; end
+		local name = stanza.name;
+		if name ~= "presence" and (name ~= "iq" or stanza.attr.type ~= "result") then return; end
 		local partner = hot.partner(event);
 		if not partner or partner.type == "federated" then return; end
+		local i, tag_i, shown = next_unwanted(stanza, 1, 0);
+		if not i then return; end
 		metrics.stripped(partner.type);
-		local ok, ret = fire_without(stanza, 1, event);
+		if #stanza > IN_PLACE_MAX then
+			event.stanza = public_copy(stanza); -- for the handlers after this one
+			return;
+		end
+		local ok, ret = fire_without(stanza, i, tag_i, shown, event);
 		if not ok then error(ret, 0); end
 		return ret or false; -- handled by the handlers fired again: never on with the note
 	end, 900); -- after the partner check (1000), before mod_s2s sends or queues it (-1)

@@ -326,6 +326,24 @@ describe("partner types on a.test #integration", function()
 		assert.equal("Behind a new stream", assert(next_presence(alice, ALICE, "xa")).status)
 	end)
 
+	-- A user chooses how many notes a presence has (one per xml:lang, RFC 6121 §4.7.2.2): a few
+	-- are taken out in place, many from a copy, all as surely as one, and the broadcast's other
+	-- recipients still get them all.
+	for _, case in ipairs({ { n = 3, show = "dnd" }, { n = 40, show = "chat" } }) do
+		it(("strips every one of %d status notes and keeps them for the others"):format(case.n), function()
+			local notes = {}
+			for i = 1, case.n do notes[i] = ("<status xml:lang='x-l%d'>note %d</status>"):format(i, i) end
+			assert(acc.alice:send_raw(("<presence><show>%s</show>%s</presence>"):format(case.show, table.concat(notes))))
+			local pat = assert(next_presence(acc.pat, ALICE, case.show))
+			assert.falsy(pat.xml:find("<status", 1, true), pat.xml)
+			assert.truthy(pat.xml:find("<show>" .. case.show .. "</show>", 1, true), pat.xml)
+			for _, name in ipairs({ "fred", "bert" }) do
+				local p = assert(next_presence(acc[name], ALICE, case.show))
+				for i = 1, case.n do assert.truthy(p.xml:find(("note %d<"):format(i), 1, true), name .. ": " .. p.xml) end
+			end
+		end)
+	end
+
 	it("keeps the last status note out of jabber:iq:last answers to public partners (XEP-0012)", function()
 		local alice = acc.alice
 		-- fred (federated) and pat (public_verified) are subscribed to alice by now.
