@@ -163,16 +163,32 @@ return function (metrics, replies, hot)
 		end
 	end
 
-	-- route/remote again for `event`, with child `i` (tag `tag_i`) of its stanza taken out (or
-	-- `shown` in its place) and every unwanted child after it, each put back where it was once
-	-- the handlers have returned or failed: ok, result as pcall gives them. mod_presence
-	-- broadcasts one stanza object to every contact and keeps it as the session's presence, so
-	-- what leaves for a public partner is changed only while route/remote's handlers run for it;
-	-- mod_s2s serialises (0.12) or clones (13) what it sends or queues before they return, as do
-	-- the stanzas/out filters that keep a stanza (mod_smacks). One child per call, held in its
-	-- locals: no copy of the stanza, no table. The partner check (streams.lib.lua) and the hook
-	-- below let the event fired again (hot.refiring) by.
+	-- The handlers of route/remote after the status rule's own (util.events' sorted list of the
+	-- host's handlers), called as util.events goes on to them: the first to return something
+	-- ends it. The rest of the chain, no handler before it run again.
 	local host_events = prosody.hosts[module.host].events;
+	local strip_status; -- the hook below
+	local function rest_of_route(event)
+		local handlers, after = host_events.get_handlers("route/remote") or {}, false;
+		for i = 1, #handlers do
+			local handler = handlers[i];
+			if after then
+				local ret = handler(event);
+				if ret ~= nil then return ret; end
+			elseif handler == strip_status then
+				after = true;
+			end
+		end
+	end
+
+	-- The rest of route/remote for `event`, with child `i` (tag `tag_i`) of its stanza taken out
+	-- (or `shown` in its place) and every unwanted child after it, each put back where it was
+	-- once the handlers have returned or failed: ok, result as pcall gives them. mod_presence
+	-- broadcasts one stanza object to every contact and keeps it as the session's presence, so
+	-- what leaves for a public partner is changed only while the handlers after this rule (mod_s2s
+	-- at -1 and -10) run for it; mod_s2s serialises (0.12) or clones (13) what it sends or queues
+	-- before they return, as do the stanzas/out filters that keep a stanza (mod_smacks). One
+	-- child per call, held in its locals: no copy of the stanza, no table.
 	local function fire_without(stanza, i, tag_i, shown, event)
 		local tags, child = stanza.tags, stanza[i];
 		local from, tags_before;
@@ -189,10 +205,7 @@ return function (metrics, replies, hot)
 		if next_i then
 			ok, ret = fire_without(stanza, next_i, next_tag_i, next_shown, event);
 		else
-			local outer = hot.refiring;
-			hot.refiring = event;
-			ok, ret = pcall(host_events.fire_event, "route/remote", event);
-			hot.refiring = outer;
+			ok, ret = pcall(rest_of_route, event);
 		end
 		if shown then
 			stanza[i], tags[tag_i] = child, child;
@@ -223,8 +236,7 @@ return function (metrics, replies, hot)
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them.
-	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", function (event)
-		if event == hot.refiring then return; end
+	function strip_status(event)
 		local stanza = event.stanza;
 		local name = stanza.name;
 		if name ~= "presence" and (name ~= "iq" or stanza.attr.type ~= "result") then return; end
@@ -239,8 +251,10 @@ return function (metrics, replies, hot)
 		end
 		local ok, ret = fire_without(stanza, i, tag_i, shown, event);
 		if not ok then error(ret, 0); end
-		return ret or false; -- handled by the handlers fired again: never on with the note
-	end, 900); -- after the partner check (1000), before mod_s2s sends or queues it (-1)
+		return ret or false; -- the rest of the chain has run: never on to it again with the note
+	end
+	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", strip_status, 900); -- after the
+	-- partner check (1000) and the reply memory (950), before mod_s2s sends or queues it (-1)
 
 	-- What the hooks above do with `partner`'s users, in words (for explain, README "Explain").
 	local function rules(partner)

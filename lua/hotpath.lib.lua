@@ -3,7 +3,6 @@
 --
 --   hot.PARTNER              event field: the partner of what arrived over s2s (delivery guard)
 --   hot.note / hot.partner   the partner of what leaves (route/remote), without touching the event
---   hot.refiring             the route/remote event fired again without a status note
 --   hot.jid(jid)             util.jid.split's parts, remembered
 --   hot.hook_while(...)      a hook that is there only while the policy has a given partner type
 
@@ -18,9 +17,6 @@ return function (policy)
 		-- the contact rules after it (contacts.lib.lua). (A stanza event from Prosody's router has
 		-- room for it; route/remote's has not, hence note/partner below.)
 		PARTNER = "s2s_partners.partner";
-		-- The route/remote event that the status rule fires again with the note taken out
-		-- (contacts.lib.lua), while it runs: the partner check, already done, lets it by.
-		refiring = nil;
 	};
 
 	-- The partner check of route/remote (streams.lib.lua) notes which partner it found for which

@@ -52,7 +52,6 @@ return function (hot)
 
 	-- A local user's stanza leaving for a public_unverified domain.
 	hot.hook_while({ "public_unverified" }, "route/remote", function (event)
-		if event == hot.refiring then return; end -- recorded already (contacts.lib.lua fires it again)
 		local partner = hot.partner(event);
 		if not partner or partner.type ~= "public_unverified" then return; end
 		local stanza = event.stanza;

@@ -107,7 +107,6 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 	end
 
 	module:hook("route/remote", function (event)
-		if event == hot.refiring then return; end -- checked already (contacts.lib.lua fires it again)
 		local partner, why = policy.resolve(event.to_host);
 		if partner then
 			check_route(event.to_host);

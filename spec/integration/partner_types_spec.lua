@@ -43,7 +43,9 @@ describe("partner types on a.test #integration", function()
 		a = env:server{
 			host = "a.test", extra_hosts = { "corp.a.test" },
 			users = { alice = "alice-pw", bert = "bert-pw", ["amy@corp.a.test"] = "amy-pw" },
-			modules = { "blocklist", "lastactivity" }, global_options = { statistics = "internal" }, -- counters: stats:show()
+			modules = { "blocklist", "lastactivity", "s2sp_test_route_count" },
+			global_options = { statistics = "internal", -- counters: stats:show()
+				plugin_paths = { (harness.Server.plugin_paths()), harness.util.abspath("spec/fixtures/plugins") } },
 			plugin = true, vhost_options = { s2s_partners = PARTNERS },
 			host_options = { ["corp.a.test"] = { s2s_partners = CORP_PARTNERS } },
 		}
@@ -305,6 +307,20 @@ describe("partner types on a.test #integration", function()
 			assert.truthy(stats:find("partner_type=" .. partner_type, 1, true), stats)
 		end
 		assert.falsy(stats:find("partner_type=federated", 1, true), stats)
+	end)
+
+	-- The note is taken out only while the handlers after the rule's run: a module hooked above
+	-- it sees each presence once, with its note, as it would without partner rules.
+	it("routes a stripped presence once, as other modules on route/remote see it", function()
+		local function routed()
+			return tonumber(a:shell('> require"core.modulemanager".get_module("a.test", "s2sp_test_route_count")'
+				.. '.route_counts.presence'):match("Result: (%d+)"))
+		end
+		local before = assert(routed())
+		assert(acc.alice:send_presence{ to = "pat@pv.test", show = "away", status = "Seen once" })
+		local pat = assert(next_presence(acc.pat, ALICE, "away"))
+		assert.is_nil(pat.status, pat.xml)
+		assert.equal(before + 1, routed())
 	end)
 
 	-- The note is taken out only while route/remote runs: what mod_s2s queues for a stream it is
