@@ -257,7 +257,9 @@ function Server:launch()
 end
 
 -- Does the admin socket (what `prosodyctl shell` talks to) accept a connection? Prosody binds
--- it after the c2s and s2s ports: a shell command in between finds nobody there.
+-- it while it loads its modules, not always before the c2s and s2s ports: a shell command sent
+-- once only the ports answer can find nobody there. (What is sent once it is bound waits for the
+-- rest of the start, which Prosody finishes before it serves any connection.)
 local function admin_socket_open(server)
 	local ok, unix = pcall(require, "socket.unix")
 	if not ok then return true end -- cannot tell: the ports have to do
