@@ -44,7 +44,7 @@ return function (metrics, replies, hot)
 	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
 	-- contact, and IQ results or errors to the user's own requests.
 	local function guard_unverified(event)
-		local partner = event[PARTNER]; -- remote_partner(event), inline: this runs for every stanza in
+		local partner = remote_partner(event);
 		if not partner or partner.type ~= "public_unverified" then return; end
 		local stanza = event.stanza;
 		local attr = stanza.attr;
