@@ -5,9 +5,9 @@
  * partners.schema()  -> { field, ... }   (a fresh list of fresh tables, README order)
  * partners.options() -> { option, ... }  (the same for the options this module defines)
  *
- * The validator (validate.c) takes field names and defaults from S2SP_FIELDS, and enum values
- * from the parsers' own name tables (record.c, matrix.c), so what is exported is what is
- * enforced. spec/unit/readme_schema_spec.lua checks the README tables against these.
+ * The validator (validate.c, validate_fields.c) takes field names and defaults from
+ * S2SP_FIELDS, and enum values from the parsers' own name tables (record.c, matrix.c), so what
+ * is exported is what is enforced. spec/unit/readme_schema_spec.lua checks the README tables against these.
  */
 #include "schema.h"
 #include "matrix.h"

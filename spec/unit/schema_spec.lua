@@ -104,7 +104,7 @@ describe("partners.schema", function()
 		end
 	end)
 
-	it("writes the defaults validate.c applies", function()
+	it("writes the defaults validate_fields.c applies", function()
 		local fields = by_name(partners.schema())
 		assert.equal("public_unverified", fields.type.default)
 		assert.equal(R, fields.tls.default)
