@@ -137,7 +137,7 @@ local function main(env)
 			local heap0 = shell_value(a, 'collectgarbage("count")')
 			dump(dir, a.pid)
 			local best = math.huge
-			for r = 1, REPEATS do -- the same stanzas each time: what differs is what else ran
+			for _ = 1, REPEATS do -- the same stanzas each time: what differs is what else ran
 				sender:pump(workloads.stanzas(path, to, N, "c"), receiver, 1, 600, 1)
 				best = math.min(best, dump(dir, a.pid) / N)
 			end
