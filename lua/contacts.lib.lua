@@ -24,14 +24,6 @@ return function (metrics, replies, hot)
 		return event[PARTNER] or nil;
 	end
 
-	-- Is `contact` (a bare JID) in the roster of `user` (this host's bare JID `username@host`)?
-	-- An online user's roster is on the session (what load_roster returns first).
-	local function in_roster(username, user, contact)
-		local session = bare_sessions[user];
-		local roster = session and session.roster or rostermanager.load_roster(username, module.host);
-		return roster and roster[contact] ~= nil;
-	end
-
 	local function drop(partner, kind, stanza)
 		module:log("debug", "Dropping %s from %s (%s partner %s) to %s: not in the user's roster", kind,
 			stanza.attr.from, partner.type, partner.domain or "default", stanza.attr.to);
@@ -43,23 +35,23 @@ return function (metrics, replies, hot)
 	-- user: no presence of any type, no message of any type, no IQ request. What passes is what
 	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
 	-- contact, and IQ results or errors to the user's own requests.
-	local function guard_unverified(event)
-		local partner = remote_partner(event);
-		if not partner or partner.type ~= "public_unverified" then return; end
+	-- Called by the delivery guard (2000) for what it let through from such a partner: before
+	-- blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage.
+	-- Stanzas to the host itself (no user) are not a user's contacts and pass.
+	hot.add_rule("incoming", { "public_unverified" }, function (event, partner)
 		local stanza = event.stanza;
 		local attr = stanza.attr;
 		local to, from = jid_parts(attr.to), jid_parts(attr.from);
 		local username = to and to.node;
 		if not (username and from) then return; end
 		local contact = from.bare;
-		if in_roster(username, to.bare, contact) or replies.answers(username, contact, stanza) then return; end
+		-- In the user's roster: an online user's is on the session (what load_roster returns first).
+		local session = bare_sessions[to.bare];
+		local roster = session and session.roster or rostermanager.load_roster(username, module.host);
+		if roster and roster[contact] ~= nil or replies.answers(username, contact, stanza) then return; end
 		local subscribe = stanza.name == "presence" and stanza.attr.type == "subscribe";
 		return drop(partner, subscribe and "subscribe" or stanza.name, stanza);
-	end
-	for _, event in ipairs({ "message/bare", "message/full", "iq/bare", "iq/full", "presence/bare", "presence/full" }) do
-		-- before blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage
-		hot.hook_while({ "public_unverified" }, event, guard_unverified, 1000);
-	end
+	end);
 
 	-- Tell the new subscriber what the user's resources are doing (as mod_presence does).
 	local function send_current_presence(username, contact)
@@ -163,19 +155,19 @@ return function (metrics, replies, hot)
 		end
 	end
 
-	-- The handlers of route/remote after the status rule's own (util.events' sorted list of the
-	-- host's handlers), called as util.events goes on to them: the first to return something
-	-- ends it. The rest of the chain, no handler before it run again.
+	-- The handlers of route/remote after the partner check, which calls the status rule
+	-- (util.events' sorted list of the host's handlers), called as util.events goes on to them:
+	-- the first to return something ends it. The rest of the chain, no handler before it run
+	-- again.
 	local host_events = prosody.hosts[module.host].events;
-	local strip_status; -- the hook below
 	local function rest_of_route(event)
-		local handlers, after = host_events.get_handlers("route/remote") or {}, false;
+		local handlers, after, check = host_events.get_handlers("route/remote") or {}, false, hot.route_check;
 		for i = 1, #handlers do
 			local handler = handlers[i];
 			if after then
 				local ret = handler(event);
 				if ret ~= nil then return ret; end
-			elseif handler == strip_status then
+			elseif handler == check then
 				after = true;
 			end
 		end
@@ -235,13 +227,12 @@ return function (metrics, replies, hot)
 	local IN_PLACE_MAX = 32;
 
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
-	-- for them.
-	function strip_status(event)
+	-- for them. Called by the partner check (1000) once it let the stanza leave (after the reply
+	-- memory, replies.lib.lua), before mod_s2s sends or queues it (-1).
+	hot.add_rule("outgoing", { "public_verified", "public_unverified" }, function (event, partner)
 		local stanza = event.stanza;
 		local name = stanza.name;
 		if name ~= "presence" and (name ~= "iq" or stanza.attr.type ~= "result") then return; end
-		local partner = hot.partner(event);
-		if not partner or partner.type == "federated" then return; end
 		local i, tag_i, shown = next_unwanted(stanza, 1, 0);
 		if not i then return; end
 		metrics.stripped(partner.type);
@@ -252,9 +243,7 @@ return function (metrics, replies, hot)
 		local ok, ret = fire_without(stanza, i, tag_i, shown, event);
 		if not ok then error(ret, 0); end
 		return ret or false; -- the rest of the chain has run: never on to it again with the note
-	end
-	hot.hook_while({ "public_verified", "public_unverified" }, "route/remote", strip_status, 900); -- after the
-	-- partner check (1000) and the reply memory (950), before mod_s2s sends or queues it (-1)
+	end);
 
 	-- What the hooks above do with `partner`'s users, in words (for explain, README "Explain").
 	local function rules(partner)

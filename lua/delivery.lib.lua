@@ -15,7 +15,7 @@ local jid_host = require "util.jid".host;
 local hosts = prosody.hosts;
 
 return function (policy, metrics, sessions, hot)
-	local PARTNER = hot.PARTNER;
+	local PARTNER, incoming = hot.PARTNER, hot.incoming;
 	local logged = setmetatable({}, { __mode = "k" }); -- session -> { [domain] = true }
 
 	local function refuse(origin, stanza, domain, reason, text)
@@ -53,6 +53,7 @@ return function (policy, metrics, sessions, hot)
 		if hosts[domain] then partner = false; end
 		list[from], counts[origin] = partner, counts[origin] + 1;
 		event[PARTNER] = partner;
+		return partner;
 	end
 
 	local function guard(event)
@@ -64,6 +65,8 @@ return function (policy, metrics, sessions, hot)
 		local known = list and list[from];
 		if known and not origin.destroyed then
 			event[PARTNER] = known;
+			local rules = incoming[known.type]; -- the partner type's (contacts)
+			if rules then return rules(event, known); end
 			return;
 		end
 		local domain = jid_host(from);
@@ -78,12 +81,14 @@ return function (policy, metrics, sessions, hot)
 			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
 				:format(domain, method));
 		end
-		pass(event, origin, from, domain, partner);
+		partner = pass(event, origin, from, domain, partner);
+		local rules = partner and incoming[partner.type];
+		if rules then return rules(event, partner); end
 	end
 
 	for _, kind in ipairs({ "message", "presence", "iq" }) do
 		for _, to in ipairs({ "bare", "full", "host" }) do
-			module:hook(kind .. "/" .. to, guard, 2000); -- above the contact rules (1000) and every delivery
+			module:hook(kind .. "/" .. to, guard, 2000); -- above every delivery; calls the contact rules
 		end
 	end
 end

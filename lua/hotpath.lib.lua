@@ -2,31 +2,45 @@
 -- mod_s2s_partners.lua and handed to the libraries whose hooks run for every stanza.
 --
 --   hot.PARTNER              event field: the partner of what arrived over s2s (delivery guard)
---   hot.note / hot.partner   the partner of what leaves (route/remote), without touching the event
+--   hot.outgoing / incoming  a partner type's rules, called by the module's own guards
+--   hot.add_rule(...)        adds one
+--   hot.route_check          the partner check of route/remote (set by streams.lib.lua)
 --   hot.jid(jid)             util.jid.split's parts, remembered
---   hot.hook_while(...)      a hook that is there only while the policy has a given partner type
 
 local jid_split = require "util.jid".split;
 
 local JIDS = 4096; -- JIDs hot.jid remembers in each of its two generations
 
-return function (policy)
+return function ()
 	local hot = {
 		-- The event field holding the partner record of an incoming stanza's remote domain, set
 		-- by the delivery guard (delivery.lib.lua) when it lets the stanza through and read by
-		-- the contact rules after it (contacts.lib.lua). (A stanza event from Prosody's router has
-		-- room for it; route/remote's has not, hence note/partner below.)
+		-- the hooks after it (contacts.lib.lua's subscription approval).
 		PARTNER = "s2s_partners.partner";
 	};
 
-	-- The partner check of route/remote (streams.lib.lua) notes which partner it found for which
-	-- event; the hooks after it on the same event take it from here. Another event in between
-	-- (a stanza sent by a hook in between) replaces the note: they resolve the domain again then.
-	local noted_event, noted_partner;
-	function hot.note(event, partner) noted_event, noted_partner = event, partner; end
-	function hot.partner(event)
-		if event == noted_event then return noted_partner; end
-		return (policy.resolve(event.to_host));
+	-- A partner type's rules, called with (event, partner) by the guard that resolved the partner,
+	-- so that a rule costs no event handler and no second lookup of its own:
+	--   outgoing[type]  by the partner check of route/remote (streams.lib.lua, hot.route_check),
+	--                   for what leaves for a partner of that type; what it returns ends
+	--                   route/remote with it (nil: on to the handlers after the check, mod_s2s's)
+	--   incoming[type]  by the delivery guard (delivery.lib.lua) for what arrived from such a
+	--                   partner and passed it; true drops the stanza
+	-- A type with no rules has no entry: a federated partner's stanza pays one table lookup.
+	hot.outgoing, hot.incoming = {}, {};
+
+	--- Add `rule` to the `direction` ("outgoing" or "incoming") rules of each of `types`, after
+	-- those already there: it runs when they return nil.
+	function hot.add_rule(direction, types, rule)
+		local rules = hot[direction];
+		for _, t in ipairs(types) do
+			local before = rules[t];
+			rules[t] = before and function (event, partner)
+				local ret = before(event, partner);
+				if ret ~= nil then return ret; end
+				return rule(event, partner);
+			end or rule;
+		end
 	end
 
 	--- The parts of `jid` (util.jid.split's, remembered): { node =, host =, bare = }, or nil for
@@ -46,24 +60,6 @@ return function (policy)
 		if n >= JIDS then current, old, n = {}, current, 0; end
 		current[jid], n = parts, n + 1;
 		return parts;
-	end
-
-	--- Hook `handler` on `event` at `priority` only while a partner (or the default) has one of
-	-- `types` (a list): a rule of public partners costs nothing per stanza where there are none.
-	function hot.hook_while(types, event, handler, priority)
-		local hooked = false;
-		local function update()
-			local present = false;
-			for _, t in ipairs(types) do present = present or (policy.types or {})[t] == true; end
-			if present and not hooked then
-				module:hook(event, handler, priority);
-			elseif hooked and not present then
-				module:unhook(event, handler);
-			end
-			hooked = present;
-		end
-		policy.on_change(update);
-		update();
 	end
 
 	return hot;

@@ -76,7 +76,7 @@ local policy = module:require("policy")(core);
 local runtime = module:require("runtime")(policy); -- reads the runtime partners and puts the policy in force
 local refuse, note_refusal = module:require("refuse")(policy, metrics);
 local sessions = module:require("sessions");
-local hot = module:require("hotpath")(policy); -- what the per-stanza hooks share
+local hot = module:require("hotpath")(); -- what the per-stanza hooks share
 local streams = module:require("streams")(policy, metrics, refuse, note_refusal, sessions, hot);
 module:require("delivery")(policy, metrics, sessions, hot);
 local certs = module:require("certs")(core, policy, refuse);

@@ -35,34 +35,33 @@ return function (hot)
 		return entry;
 	end
 
-	-- The entry of the pair a stanza from local user `from` to `to` belongs to, or nil.
+	-- The entry of the pair a stanza from local user `from` to `to` belongs to, or nil, when
+	-- seen[from][to] does not have it yet.
 	local function sender_entry(from, to)
-		local by_to = seen[from];
-		local entry = by_to and by_to[to];
-		if entry then return entry; end
 		local f, t = jid_parts(from), jid_parts(to);
 		if not (f and f.node and f.host == module.host and t) then return nil; end
-		entry = entry_of(key(f.node, t.bare), true);
+		local entry = entry_of(key(f.node, t.bare), true);
 		if seen_n >= SIZE then seen, seen_n = {}, 0; end
-		by_to = seen[from];
+		local by_to = seen[from];
 		if not by_to then by_to = {}; seen[from] = by_to; end
 		by_to[to], seen_n = entry, seen_n + 1;
 		return entry;
 	end
 
-	-- A local user's stanza leaving for a public_unverified domain.
-	hot.hook_while({ "public_unverified" }, "route/remote", function (event)
-		local partner = hot.partner(event);
-		if not partner or partner.type ~= "public_unverified" then return; end
+	-- A local user's stanza leaving for a public_unverified domain, once the partner check let it
+	-- (only what really leaves); never ends route/remote.
+	hot.add_rule("outgoing", { "public_unverified" }, function (event)
 		local stanza = event.stanza;
 		local attr = stanza.attr;
-		local entry = sender_entry(attr.from, attr.to);
+		local from, to = attr.from, attr.to;
+		local by_to = seen[from];
+		local entry = by_to and by_to[to] or sender_entry(from, to);
 		if not entry then return; end
 		local t, id = attr.type, attr.id;
 		if id and stanza.name == "iq" and (t == "get" or t == "set") and entry.n < IDS and not entry[id] then
 			entry[id], entry.n = true, entry.n + 1;
 		end
-	end, 950); -- after the partner check (1000): only what really leaves
+	end);
 
 	local replies = {};
 

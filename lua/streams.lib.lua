@@ -106,11 +106,13 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 			:format(to_host, module.host));
 	end
 
-	module:hook("route/remote", function (event)
+	local outgoing = hot.outgoing;
+	function hot.route_check(event)
 		local partner, why = policy.resolve(event.to_host);
 		if partner then
 			check_route(event.to_host);
-			hot.note(event, partner); -- for the hooks after this one (replies, contacts)
+			local rules = outgoing[partner.type]; -- the partner type's (replies, contacts)
+			if rules then return rules(event, partner); end
 			return; -- continue to mod_s2s (priority -1 / -10)
 		end
 		local stanza = event.stanza;
@@ -122,7 +124,9 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 			module:send(st.error_reply(stanza, "cancel", "policy-violation", why));
 		end
 		return true;
-	end, 1000); -- before mod_s2s's route_to_existing_session (-1) and route_to_new_session (-10)
+	end
+	module:hook("route/remote", hot.route_check, 1000); -- before mod_s2s's route_to_existing_session
+	-- (-1) and route_to_new_session (-10)
 
 	module:hook("s2sout-created", function (event)
 		local session = event.session;
