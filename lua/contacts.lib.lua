@@ -15,14 +15,7 @@ local usermanager = require "core.usermanager";
 local bare_sessions = prosody.bare_sessions;
 
 return function (metrics, replies, hot)
-	local PARTNER, jid_parts = hot.PARTNER, hot.jid;
-
-	-- The partner of a stanza that arrived over s2s from a remote domain, or nil: the delivery
-	-- guard (delivery.lib.lua, above these hooks) resolved it under the policy in force when it
-	-- let the stanza through; a stanza from a local session, or Prosody's own bounce, has none.
-	local function remote_partner(event)
-		return event[PARTNER] or nil;
-	end
+	local jid_parts = hot.jid;
 
 	local function drop(partner, kind, stanza)
 		module:log("debug", "Dropping %s from %s (%s partner %s) to %s: not in the user's roster", kind,
@@ -102,7 +95,9 @@ return function (metrics, replies, hot)
 
 	-- Subscription requests, to the bare or (mod_presence handles those too) a full JID.
 	local function subscription_request(event)
-		local partner = remote_partner(event);
+		-- the delivery guard (delivery.lib.lua, above these hooks) resolved it under the policy in
+		-- force when it let the stanza through; a local session's stanza, or a bounce, has none
+		local partner = hot.sender_partner(event);
 		if not partner then return; end
 		local stanza = event.stanza;
 		local to, from = jid_parts(stanza.attr.to), jid_parts(stanza.attr.from);

@@ -15,7 +15,7 @@ local jid_host = require "util.jid".host;
 local hosts = prosody.hosts;
 
 return function (policy, metrics, sessions, hot)
-	local PARTNER, incoming = hot.PARTNER, hot.incoming;
+	local incoming = hot.incoming;
 	local logged = setmetatable({}, { __mode = "k" }); -- session -> { [domain] = true }
 
 	local function refuse(origin, stanza, domain, reason, text)
@@ -42,9 +42,9 @@ return function (policy, metrics, sessions, hot)
 	policy.on_change(function () passed, counts = weak(), weak(); end);
 	sessions.on_record(function (session) passed[session] = nil; end);
 
-	-- The sender's partner goes on the event for the contact rules after this guard
-	-- (contacts.lib.lua); none for a local host's domain, to which they do not apply.
-	local function pass(event, origin, from, domain, partner)
+	-- The sender's partner, for the partner type's rules; none (false) for a local host's domain,
+	-- to which they do not apply.
+	local function pass(origin, from, domain, partner)
 		local list = passed[origin];
 		if not list or counts[origin] >= PASSED_MAX then
 			list = {};
@@ -52,23 +52,28 @@ return function (policy, metrics, sessions, hot)
 		end
 		if hosts[domain] then partner = false; end
 		list[from], counts[origin] = partner, counts[origin] + 1;
-		event[PARTNER] = partner;
 		return partner;
+	end
+
+	--- The partner of a stanza event's sender, as this guard let it through (nil: not from a
+	-- remote domain over s2s, or not let through), for the hooks after it (contacts.lib.lua).
+	function hot.sender_partner(event)
+		local list = passed[event.origin];
+		return list and list[event.stanza.attr.from] or nil;
 	end
 
 	local function guard(event)
 		local origin, stanza = event.origin, event.stanza;
-		local t = origin.type;
-		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
 		local from = stanza.attr.from;
-		local list = passed[origin];
+		local list = passed[origin]; -- only s2s streams (not bounces) that passed have one
 		local known = list and list[from];
 		if known and not origin.destroyed then
-			event[PARTNER] = known;
 			local rules = incoming[known.type]; -- the partner type's (contacts)
 			if rules then return rules(event, known); end
 			return;
 		end
+		local t = origin.type;
+		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
 		local domain = jid_host(from);
 		local method = domain and sessions.method(origin, domain);
 		if not method then
@@ -81,7 +86,7 @@ return function (policy, metrics, sessions, hot)
 			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
 				:format(domain, method));
 		end
-		partner = pass(event, origin, from, domain, partner);
+		partner = pass(origin, from, domain, partner);
 		local rules = partner and incoming[partner.type];
 		if rules then return rules(event, partner); end
 	end

@@ -1,7 +1,7 @@
 -- What the per-stanza hooks share (README "Performance"): one instance per host, made by
 -- mod_s2s_partners.lua and handed to the libraries whose hooks run for every stanza.
 --
---   hot.PARTNER              event field: the partner of what arrived over s2s (delivery guard)
+--   hot.sender_partner(ev)   the partner of what arrived over s2s (set by delivery.lib.lua)
 --   hot.outgoing / incoming  a partner type's rules, called by the module's own guards
 --   hot.add_rule(...)        adds one
 --   hot.route_check          the partner check of route/remote (set by streams.lib.lua)
@@ -12,12 +12,7 @@ local jid_split = require "util.jid".split;
 local JIDS = 4096; -- JIDs hot.jid remembers in each of its two generations
 
 return function ()
-	local hot = {
-		-- The event field holding the partner record of an incoming stanza's remote domain, set
-		-- by the delivery guard (delivery.lib.lua) when it lets the stanza through and read by
-		-- the hooks after it (contacts.lib.lua's subscription approval).
-		PARTNER = "s2s_partners.partner";
-	};
+	local hot = {};
 
 	-- A partner type's rules, called with (event, partner) by the guard that resolved the partner,
 	-- so that a rule costs no event handler and no second lookup of its own:
