@@ -226,8 +226,7 @@ return function (metrics, replies, hot)
 	-- memory, replies.lib.lua), before mod_s2s sends or queues it (-1).
 	hot.add_rule("outgoing", { "public_verified", "public_unverified" }, function (event, partner)
 		local stanza = event.stanza;
-		local name = stanza.name;
-		if name ~= "presence" and (name ~= "iq" or stanza.attr.type ~= "result") then return; end
+		if stanza.name == "iq" and stanza.attr.type ~= "result" then return; end
 		local i, tag_i, shown = next_unwanted(stanza, 1, 0);
 		if not i then return; end
 		metrics.stripped(partner.type);
@@ -238,7 +237,7 @@ return function (metrics, replies, hot)
 		local ok, ret = fire_without(stanza, i, tag_i, shown, event);
 		if not ok then error(ret, 0); end
 		return ret or false; -- the rest of the chain has run: never on to it again with the note
-	end);
+	end, { "presence", "iq" });
 
 	-- What the hooks above do with `partner`'s users, in words (for explain, README "Explain").
 	local function rules(partner)

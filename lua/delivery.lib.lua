@@ -68,7 +68,8 @@ return function (policy, metrics, sessions, hot)
 		local list = passed[origin]; -- only s2s streams (not bounces) that passed have one
 		local known = list and list[from];
 		if known and not origin.destroyed then
-			local rules = incoming[known.type]; -- the partner type's (contacts)
+			local by_name = incoming[known.type]; -- the partner type's (contacts)
+			local rules = by_name and by_name[stanza.name];
 			if rules then return rules(event, known); end
 			return;
 		end
@@ -87,7 +88,8 @@ return function (policy, metrics, sessions, hot)
 				:format(domain, method));
 		end
 		partner = pass(origin, from, domain, partner);
-		local rules = partner and incoming[partner.type];
+		local by_name = partner and incoming[partner.type];
+		local rules = by_name and by_name[stanza.name];
 		if rules then return rules(event, partner); end
 	end
 

@@ -16,25 +16,34 @@ return function ()
 
 	-- A partner type's rules, called with (event, partner) by the guard that resolved the partner,
 	-- so that a rule costs no event handler and no second lookup of its own:
-	--   outgoing[type]  by the partner check of route/remote (streams.lib.lua, hot.route_check),
-	--                   for what leaves for a partner of that type; what it returns ends
-	--                   route/remote with it (nil: on to the handlers after the check, mod_s2s's)
-	--   incoming[type]  by the delivery guard (delivery.lib.lua) for what arrived from such a
-	--                   partner and passed it; true drops the stanza
-	-- A type with no rules has no entry: a federated partner's stanza pays one table lookup.
+	--   outgoing[type][name]  by the partner check of route/remote (streams.lib.lua,
+	--                         hot.route_check), for a stanza named `name` leaving for a partner
+	--                         of that type; what it returns ends route/remote with it (nil: on to
+	--                         the handlers after the check, mod_s2s's)
+	--   incoming[type][name]  by the delivery guard (delivery.lib.lua) for what arrived from such
+	--                         a partner and passed it; true drops the stanza
+	-- A type with no rules has no entry (a federated partner's stanza pays one table lookup), nor
+	-- has a stanza name none of its rules is for.
 	hot.outgoing, hot.incoming = {}, {};
 
-	--- Add `rule` to the `direction` ("outgoing" or "incoming") rules of each of `types`, after
-	-- those already there: it runs when they return nil.
-	function hot.add_rule(direction, types, rule)
+	local STANZAS = { "message", "presence", "iq" };
+
+	--- Add `rule` to the `direction` ("outgoing" or "incoming") rules of each of `types` for the
+	-- stanzas named in `names` (default: all three), after those already there: it runs when they
+	-- return nil.
+	function hot.add_rule(direction, types, rule, names)
 		local rules = hot[direction];
 		for _, t in ipairs(types) do
-			local before = rules[t];
-			rules[t] = before and function (event, partner)
-				local ret = before(event, partner);
-				if ret ~= nil then return ret; end
-				return rule(event, partner);
-			end or rule;
+			local by_name = rules[t] or {};
+			rules[t] = by_name;
+			for _, name in ipairs(names or STANZAS) do
+				local before = by_name[name];
+				by_name[name] = before and function (event, partner)
+					local ret = before(event, partner);
+					if ret ~= nil then return ret; end
+					return rule(event, partner);
+				end or rule;
+			end
 		end
 	end
 

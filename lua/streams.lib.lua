@@ -111,7 +111,8 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 		local partner, why = policy.resolve(event.to_host);
 		if partner then
 			check_route(event.to_host);
-			local rules = outgoing[partner.type]; -- the partner type's (replies, contacts)
+			local by_name = outgoing[partner.type]; -- the partner type's (replies, contacts)
+			local rules = by_name and by_name[event.stanza.name];
 			if rules then return rules(event, partner); end
 			return; -- continue to mod_s2s (priority -1 / -10)
 		end
