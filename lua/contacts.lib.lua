@@ -42,7 +42,7 @@ return function (metrics, replies, hot)
 		local session = bare_sessions[to.bare];
 		local roster = session and session.roster or rostermanager.load_roster(username, module.host);
 		if roster and roster[contact] ~= nil or replies.answers(username, contact, stanza) then return; end
-		local subscribe = stanza.name == "presence" and stanza.attr.type == "subscribe";
+		local subscribe = stanza.name == "presence" and attr.type == "subscribe";
 		return drop(partner, subscribe and "subscribe" or stanza.name, stanza);
 	end);
 
@@ -172,8 +172,8 @@ return function (metrics, replies, hot)
 	-- (or `shown` in its place) and every unwanted child after it, each put back where it was
 	-- once the handlers have returned or failed: ok, result as pcall gives them. mod_presence
 	-- broadcasts one stanza object to every contact and keeps it as the session's presence, so
-	-- what leaves for a public partner is changed only while the handlers after this rule (mod_s2s
-	-- at -1 and -10) run for it; mod_s2s serialises (0.12) or clones (13) what it sends or queues
+	-- what leaves for a public partner is changed only while the handlers after the partner check
+	-- (mod_s2s at -1 and -10) run for it; mod_s2s serialises (0.12) or clones (13) what it sends or queues
 	-- before they return, as do the stanzas/out filters that keep a stanza (mod_smacks). One
 	-- child per call, held in its locals: no copy of the stanza, no table.
 	local function fire_without(stanza, i, tag_i, shown, event)

@@ -62,33 +62,38 @@ return function (policy, metrics, sessions, hot)
 		return list and list[event.stanza.attr.from] or nil;
 	end
 
+	-- A sender not yet let through on this stream: its partner, checked and remembered (false for
+	-- a local host's domain); nil for a local session or our own bounce; nil and the refusal's
+	-- result when it may not pass.
+	local function admit(origin, stanza, from)
+		local t = origin.type;
+		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return nil; end -- local, or our own bounce
+		local domain = jid_host(from);
+		local method = domain and sessions.method(origin, domain);
+		if not method then
+			return nil, refuse(origin, stanza, domain, "not_authenticated_here", ("%s did not authenticate under "
+				.. "the partner policy of %s on this stream"):format(tostring(domain), module.host));
+		end
+		local partner, why = policy.resolve(domain);
+		if not partner then return nil, refuse(origin, stanza, domain, "not_partner", why); end
+		if not policy.allows(partner, method) then
+			return nil, refuse(origin, stanza, domain, "policy_changed",
+				("the partner settings of %s no longer allow %s"):format(domain, method));
+		end
+		return pass(origin, from, domain, partner);
+	end
+
 	local function guard(event)
 		local origin, stanza = event.origin, event.stanza;
 		local from = stanza.attr.from;
 		local list = passed[origin]; -- only s2s streams (not bounces) that passed have one
-		local known = list and list[from];
-		if known and not origin.destroyed then
-			local by_name = incoming[known.type]; -- the partner type's (contacts)
-			local rules = by_name and by_name[stanza.name];
-			if rules then return rules(event, known); end
-			return;
+		local partner = list and list[from];
+		if not partner or origin.destroyed then
+			local refused;
+			partner, refused = admit(origin, stanza, from);
+			if not partner then return refused; end
 		end
-		local t = origin.type;
-		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return; end -- local, or our own bounce
-		local domain = jid_host(from);
-		local method = domain and sessions.method(origin, domain);
-		if not method then
-			return refuse(origin, stanza, domain, "not_authenticated_here", ("%s did not authenticate under the partner "
-				.. "policy of %s on this stream"):format(tostring(domain), module.host));
-		end
-		local partner, why = policy.resolve(domain);
-		if not partner then return refuse(origin, stanza, domain, "not_partner", why); end
-		if not policy.allows(partner, method) then
-			return refuse(origin, stanza, domain, "policy_changed", ("the partner settings of %s no longer allow %s")
-				:format(domain, method));
-		end
-		partner = pass(origin, from, domain, partner);
-		local by_name = partner and incoming[partner.type];
+		local by_name = incoming[partner.type]; -- the partner type's (contacts)
 		local rules = by_name and by_name[stanza.name];
 		if rules then return rules(event, partner); end
 	end
