@@ -15,6 +15,11 @@ local xmlns_dialback_feature = "urn:xmpp:features:dialback";
 local xmlns_stanzas = "urn:ietf:params:xml:ns:xmpp-streams";
 
 local MAX_BYTES = 256 * 1024;  -- everything read on one connection
+-- Bytes asked of the socket per read. Not "*a" (what net.connect passes): on a non-blocking
+-- socket LuaSocket's "*a" reads until the kernel has nothing left, and a peer that keeps the
+-- socket buffer full (a flood over loopback, a second core) is never read to the end: one read
+-- grew a server to 24 GB before the MAX_BYTES check below could see it.
+local READ_SIZE = 8192;
 local STANZA_LIMIT = 64 * 1024; -- one element (features included)
 local MAX_MECHANISMS = 16;
 local TEXT_MAX = 200;
@@ -215,7 +220,7 @@ return function (deps)
 
 		new_parser();
 		if o.direct_tls then tls_started = started; end
-		local c, err = deps.server.addclient(o.address, o.port, listeners, "*a", o.direct_tls and o.ssl_ctx or nil,
+		local c, err = deps.server.addclient(o.address, o.port, listeners, READ_SIZE, o.direct_tls and o.ssl_ctx or nil,
 			o.conn_type, { servername = o.domain });
 		if not c then finish("connection failed: " .. tostring(err)); return finish; end
 		conn = c;
