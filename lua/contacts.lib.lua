@@ -24,14 +24,9 @@ return function (metrics, replies, hot)
 		return true;
 	end
 
-	-- public_unverified: nothing from a stranger (a contact not in the user's roster) reaches the
-	-- user: no presence of any type, no message of any type, no IQ request. What passes is what
-	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
-	-- contact, and IQ results or errors to the user's own requests.
-	-- Called by the delivery guard (2000) for what it let through from such a partner: before
-	-- blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage.
-	-- Stanzas to the host itself (no user) are not a user's contacts and pass.
-	hot.add_rule("incoming", { "public_unverified" }, function (event, partner)
+	-- What the rule below does when the recipient is not an online user addressed by bare JID
+	-- whose session holds the sender in its roster: parse the JIDs, load the roster.
+	local function stranger_check(event, partner)
 		local stanza = event.stanza;
 		local attr = stanza.attr;
 		local to, from = jid_parts(attr.to), jid_parts(attr.from);
@@ -44,6 +39,22 @@ return function (metrics, replies, hot)
 		if roster and roster[contact] ~= nil or replies.answers(username, contact, stanza) then return; end
 		local subscribe = stanza.name == "presence" and attr.type == "subscribe";
 		return drop(partner, subscribe and "subscribe" or stanza.name, stanza);
+	end
+
+	-- public_unverified: nothing from a stranger (a contact not in the user's roster) reaches the
+	-- user: no presence of any type, no message of any type, no IQ request. What passes is what
+	-- answers the user's own stanzas (replies.lib.lua): errors bouncing what the user sent that
+	-- contact, and IQ results or errors to the user's own requests.
+	-- Called by the delivery guard (2000) for what it let through from such a partner: before
+	-- blocklist (100), mod_presence (0), delivery, archiving (mod_mam) and offline storage.
+	-- Stanzas to the host itself (no user) are not a user's contacts and pass.
+	hot.add_rule("incoming", { "public_unverified" }, function (event, sender)
+		-- The router writes `to` prepared (core.stanza_router): a bare JID is the key of its
+		-- user's bare session; the delivery guard keeps the sender's bare JID (`contact`).
+		local user = bare_sessions[event.stanza.attr.to];
+		local roster = user and user.roster;
+		if roster and roster[sender.contact] ~= nil then return; end
+		return stranger_check(event, sender.partner);
 	end);
 
 	-- Tell the new subscriber what the user's resources are doing (as mod_presence does).
@@ -224,12 +235,12 @@ return function (metrics, replies, hot)
 	-- No status note for public partners: strip it from presence (and iq:last results) leaving
 	-- for them. Called by the partner check (1000) once it let the stanza leave (after the reply
 	-- memory, replies.lib.lua), before mod_s2s sends or queues it (-1).
-	hot.add_rule("outgoing", { "public_verified", "public_unverified" }, function (event, partner)
+	hot.add_rule("outgoing", { "public_verified", "public_unverified" }, function (event, dest)
 		local stanza = event.stanza;
 		if stanza.name == "iq" and stanza.attr.type ~= "result" then return; end
 		local i, tag_i, shown = next_unwanted(stanza, 1, 0);
 		if not i then return; end
-		metrics.stripped(partner.type);
+		metrics.stripped(dest.partner.type);
 		if #stanza > IN_PLACE_MAX then
 			event.stanza = public_copy(stanza); -- for the handlers after this one
 			return;

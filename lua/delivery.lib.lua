@@ -10,12 +10,12 @@
 -- policy in force still allows the method recorded. Drops are silent to the sender (an answer
 -- would tell which accounts exist), logged (once per stream and domain at info) and counted.
 
-local jid_host = require "util.jid".host;
+local jid = require "util.jid";
+local jid_host, jid_bare = jid.host, jid.bare;
 
 local hosts = prosody.hosts;
 
 return function (policy, metrics, sessions, hot)
-	local incoming = hot.incoming;
 	local logged = setmetatable({}, { __mode = "k" }); -- session -> { [domain] = true }
 
 	local function refuse(origin, stanza, domain, reason, text)
@@ -31,40 +31,45 @@ return function (policy, metrics, sessions, hot)
 		return true;
 	end
 
-	-- Senders already let through, per stream: passed[session] = { [from] = partner }, counted in
-	-- counts[session]. The verdict on a sender depends only on its stream's records
-	-- (sessions.lib.lua) and on the policy, so a stream's list is forgotten when a record is made
-	-- on it, and every list when the policy changes; at most PASSED_MAX senders per stream (the
-	-- remote server chooses them), then its list starts again.
+	-- Senders already let through, per stream: passed[session] = { [from] = entry }, counted in
+	-- counts[session], each entry hot.entry's for the sender's partner (its type's rules; none
+	-- for a local host's domain, to which they do not apply) with the sender's bare JID as
+	-- `contact`. The verdict on a sender depends only on its stream's records (sessions.lib.lua)
+	-- and on the policy, so a stream's list is forgotten when a record is made on it or the
+	-- stream is destroyed, and every list when the policy changes; at most PASSED_MAX senders per
+	-- stream (the remote server chooses them), then its list starts again.
 	local PASSED_MAX = 256;
 	local function weak() return setmetatable({}, { __mode = "k" }); end
 	local passed, counts = weak(), weak();
+	local function forget(session) passed[session], counts[session] = nil, nil; end
 	policy.on_change(function () passed, counts = weak(), weak(); end);
-	sessions.on_record(function (session) passed[session] = nil; end);
+	sessions.on_record(forget);
+	-- Before Prosody retires the session (s2smanager): a retired one has type "s2s_destroyed",
+	-- which the router never posts to the stanza events below, and no list here.
+	module:hook_global("s2s-destroyed", function (event) forget(event.session); end);
 
-	-- The sender's partner, for the partner type's rules; none (false) for a local host's domain,
-	-- to which they do not apply.
 	local function pass(origin, from, domain, partner)
 		local list = passed[origin];
 		if not list or counts[origin] >= PASSED_MAX then
 			list = {};
 			passed[origin], counts[origin] = list, 0;
 		end
-		if hosts[domain] then partner = false; end
-		list[from], counts[origin] = partner, counts[origin] + 1;
-		return partner;
+		local entry = hot.entry("incoming", not hosts[domain] and partner or nil);
+		entry.contact = jid_bare(from);
+		list[from], counts[origin] = entry, counts[origin] + 1;
+		return entry;
 	end
 
 	--- The partner of a stanza event's sender, as this guard let it through (nil: not from a
 	-- remote domain over s2s, or not let through), for the hooks after it (contacts.lib.lua).
 	function hot.sender_partner(event)
 		local list = passed[event.origin];
-		return list and list[event.stanza.attr.from] or nil;
+		local entry = list and list[event.stanza.attr.from];
+		return entry and entry.partner or nil;
 	end
 
-	-- A sender not yet let through on this stream: its partner, checked and remembered (false for
-	-- a local host's domain); nil for a local session or our own bounce; nil and the refusal's
-	-- result when it may not pass.
+	-- A sender not yet let through on this stream: its entry, checked and remembered; nil for a
+	-- local session or our own bounce; nil and the refusal's result when it may not pass.
 	local function admit(origin, stanza, from)
 		local t = origin.type;
 		if (t ~= "s2sin" and t ~= "s2sout") or origin.dummy then return nil; end -- local, or our own bounce
@@ -85,17 +90,15 @@ return function (policy, metrics, sessions, hot)
 
 	local function guard(event)
 		local origin, stanza = event.origin, event.stanza;
-		local from = stanza.attr.from;
 		local list = passed[origin]; -- only s2s streams (not bounces) that passed have one
-		local partner = list and list[from];
-		if not partner or origin.destroyed then
+		local sender = list and list[stanza.attr.from];
+		if not sender then
 			local refused;
-			partner, refused = admit(origin, stanza, from);
-			if not partner then return refused; end
+			sender, refused = admit(origin, stanza, stanza.attr.from);
+			if not sender then return refused; end
 		end
-		local by_name = incoming[partner.type]; -- the partner type's (contacts)
-		local rules = by_name and by_name[stanza.name];
-		if rules then return rules(event, partner); end
+		local rule = sender[stanza.name]; -- the partner type's (contacts)
+		if rule then return rule(event, sender); end
 	end
 
 	for _, kind in ipairs({ "message", "presence", "iq" }) do

@@ -4,6 +4,7 @@
 --   hot.sender_partner(ev)   the partner of what arrived over s2s (set by delivery.lib.lua)
 --   hot.outgoing / incoming  a partner type's rules, called by the module's own guards
 --   hot.add_rule(...)        adds one
+--   hot.entry(dir, partner)  what a guard keeps for a peer of that partner: it and its rules
 --   hot.route_check          the partner check of route/remote (set by streams.lib.lua)
 --   hot.jid(jid)             util.jid.split's parts, remembered
 
@@ -14,16 +15,16 @@ local JIDS = 4096; -- JIDs hot.jid remembers in each of its two generations
 return function ()
 	local hot = {};
 
-	-- A partner type's rules, called with (event, partner) by the guard that resolved the partner,
-	-- so that a rule costs no event handler and no second lookup of its own:
+	-- A partner type's rules, called with (event, entry) by the guard that resolved the partner
+	-- (`entry`: what the guard keeps for that peer, hot.entry; entry.partner is the partner), so
+	-- that a rule costs no event handler and no second lookup of its own:
 	--   outgoing[type][name]  by the partner check of route/remote (streams.lib.lua,
 	--                         hot.route_check), for a stanza named `name` leaving for a partner
 	--                         of that type; what it returns ends route/remote with it (nil: on to
 	--                         the handlers after the check, mod_s2s's)
 	--   incoming[type][name]  by the delivery guard (delivery.lib.lua) for what arrived from such
 	--                         a partner and passed it; true drops the stanza
-	-- A type with no rules has no entry (a federated partner's stanza pays one table lookup), nor
-	-- has a stanza name none of its rules is for.
+	-- A type with no rules has no entry, nor has a stanza name none of its rules is for.
 	hot.outgoing, hot.incoming = {}, {};
 
 	local STANZAS = { "message", "presence", "iq" };
@@ -38,13 +39,24 @@ return function ()
 			rules[t] = by_name;
 			for _, name in ipairs(names or STANZAS) do
 				local before = by_name[name];
-				by_name[name] = before and function (event, partner)
-					local ret = before(event, partner);
+				by_name[name] = before and function (event, entry)
+					local ret = before(event, entry);
 					if ret ~= nil then return ret; end
-					return rule(event, partner);
+					return rule(event, entry);
 				end or rule;
 			end
 		end
+	end
+
+	--- A new table for what a guard keeps about one peer (a sender, a destination) of `partner`:
+	-- { partner = partner, [stanza name] = the `direction` rule of its type for that stanza }, so
+	-- that a stanza finds its rule in the table its guard looked up anyway (README "Performance":
+	-- a federated partner's stanza pays one lookup of a field it does not have). The rules are
+	-- all added when the module loads, before any guard keeps anything.
+	function hot.entry(direction, partner)
+		local entry = { partner = partner };
+		for name, rule in pairs(partner and hot[direction][partner.type] or {}) do entry[name] = rule; end
+		return entry;
 	end
 
 	--- The parts of `jid` (util.jid.split's, remembered): { node =, host =, bare = }, or nil for

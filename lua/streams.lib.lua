@@ -87,14 +87,14 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 	-- back (sessions.lib.lua), so that holds for the stream's life (README "Performance").
 	local verified = setmetatable({}, { __mode = "k" });
 	local host = module.host;
+	local s2sout = hosts[host].s2sout; -- this host's outgoing routes, made once when it is activated
 
 	-- The stream mod_s2s would write to must have authenticated that domain under this host's
 	-- policy. Another one (a bidi stream on which another domain authenticated, XEP-0288; an
 	-- outgoing stream another local host's modules authenticated) is closed, and mod_s2s then
 	-- opens a new stream, negotiated under this policy.
 	local function check_route(to_host)
-		local this_host = hosts[host];
-		local route = this_host and this_host.s2sout[to_host];
+		local route = s2sout[to_host];
 		if not route or verified[route] == to_host or route.destroyed then return; end
 		local t = route.type;
 		if t ~= "s2sout" and t ~= "s2sin" then return; end
@@ -106,16 +106,15 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 			:format(to_host, module.host));
 	end
 
-	local outgoing = hot.outgoing;
-	function hot.route_check(event)
-		local partner, why = policy.resolve(event.to_host);
-		if partner then
-			check_route(event.to_host);
-			local by_name = outgoing[partner.type]; -- the partner type's (replies, contacts)
-			local rules = by_name and by_name[event.stanza.name];
-			if rules then return rules(event, partner); end
-			return; -- continue to mod_s2s (priority -1 / -10)
-		end
+	-- What the partner check keeps per destination domain under the policy in force:
+	-- dests[domain] = hot.entry("outgoing", its partner) (the partner and its type's rules).
+	-- Emptied when another policy is in force, and at DESTS_MAX domains (local users choose
+	-- them); only partners, a refusal is worded anew.
+	local DESTS_MAX = 4096;
+	local dests, dests_n = {}, 0;
+	policy.on_change(function () dests, dests_n = {}, 0; end);
+
+	local function refuse_route(event, why)
 		local stanza = event.stanza;
 		metrics.bounced(policy.compiled and "not_partner" or "config_invalid");
 		module:log("info", "Not routing %s from %s to %s: %s", stanza.name, stanza.attr.from or event.from_host,
@@ -125,6 +124,23 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 			module:send(st.error_reply(stanza, "cancel", "policy-violation", why));
 		end
 		return true;
+	end
+
+	function hot.route_check(event)
+		local to_host = event.to_host;
+		local dest = dests[to_host];
+		if not dest then
+			local partner, why = policy.resolve(to_host);
+			if not partner then return refuse_route(event, why); end
+			if dests_n >= DESTS_MAX then dests, dests_n = {}, 0; end
+			dest, dests_n = hot.entry("outgoing", partner), dests_n + 1;
+			dests[to_host] = dest;
+		end
+		local route = s2sout[to_host];
+		if route and verified[route] ~= to_host then check_route(to_host); end
+		local rule = dest[event.stanza.name]; -- the partner type's (replies, contacts)
+		if rule then return rule(event, dest); end
+		-- nil: on to mod_s2s (priority -1 / -10)
 	end
 	module:hook("route/remote", hot.route_check, 1000); -- before mod_s2s's route_to_existing_session
 	-- (-1) and route_to_new_session (-10)

@@ -274,6 +274,16 @@ describe("partner types on a.test #integration", function()
 		assert.equal("now a contact", (assert(alice:expect_status("ulf@pu.test", T))))
 		r = assert(ulf:version(alice.full_jid, T))
 		assert.equal("result", r.type, r.xml)
+		-- Removed again: a stranger again, on the same stream, to the bare and the full JID (the
+		-- roster is read for every stanza; nothing is remembered from the stanzas that passed).
+		assert(alice:roster_remove("ulf@pu.test"))
+		assert(alice:expect_roster_push("ulf@pu.test", T))
+		mark = a:log_mark()
+		assert(ulf:send_message(ALICE, "still there?"))
+		assert(ulf:send_raw(("<message type='chat' to='%s'><body>to your resource</body></message>"):format(alice.full_jid)))
+		assert(wait_drop(mark, "message", "ulf@pu.test"))
+		assert(a:wait_log("Dropping message from ulf@pu.test/[^ ]+ %([^)]+%) to alice@a.test/", { since = mark, timeout = T }))
+		assert(alice:expect_no_message{ from = "ulf@pu.test", within = QUIET })
 		-- The drops were counted.
 		local stats = a:shell("stats:show('s2s_partners/dropped')")
 		for _, kind in ipairs({ "message", "iq", "subscribe" }) do
