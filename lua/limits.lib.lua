@@ -11,28 +11,66 @@ return function (policy, refuse, sessions)
 		return partner;
 	end
 
-	-- Does the authenticated domain `remote` count against the limit of `partner` for `domain`?
-	local function same_party(partner, domain, remote)
-		local p = policy.resolve(remote);
-		return p ~= nil and party(p, remote) == party(partner, domain);
-	end
-
 	local function limit_text(partner, domain)
 		return ("connection limit reached for %s (%d streams)"):format(partner.domain or domain, partner.connection_limit);
 	end
 
-	-- Streams authenticated under this host's policy that count against the limit: the set of
-	-- sessions, and how many there are besides `except`.
-	local function party_streams(partner, domain, except)
-		local counted, n = {}, 0;
-		for _, s in ipairs(sessions.walk()) do
-			local session = s.session;
-			if not counted[session] and same_party(partner, domain, s.remote) then
-				counted[session] = true;
-				if session ~= except then n = n + 1; end
+	-- The streams authenticated under this host's policy that count against each limit now
+	-- (README "Performance", many streams: an authentication looks at its own party's streams,
+	-- not at every stream): members[party] = { [session] = true } for the parties of partners
+	-- with a connection_limit, and parties_of[session] = { [party] = true }. Kept from
+	-- sessions.lib.lua's records (which only a stream's end takes away) and s2s-destroyed;
+	-- rebuilt when the policy changes, which may move a domain to another party or limit.
+	local function weak() return setmetatable({}, { __mode = "k" }); end
+	local members, parties_of = {}, weak();
+
+	local function join(session, remote)
+		local partner = policy.resolve(remote);
+		if not (partner and partner.connection_limit) then return; end
+		local key = party(partner, remote);
+		local set = members[key];
+		if not set then set = {}; members[key] = set; end
+		set[session] = true;
+		local keys = parties_of[session];
+		if not keys then keys = {}; parties_of[session] = keys; end
+		keys[key] = true;
+	end
+
+	local function leave(session)
+		local keys = parties_of[session];
+		if not keys then return; end
+		parties_of[session] = nil;
+		for key in pairs(keys) do
+			local set = members[key];
+			if set then
+				set[session] = nil;
+				if next(set) == nil then members[key] = nil; end
 			end
 		end
-		return counted, n;
+	end
+
+	local function rebuild()
+		members, parties_of = {}, weak();
+		for _, s in ipairs(sessions.walk()) do join(s.session, s.remote); end
+	end
+
+	sessions.on_record(function (session)
+		local domains = sessions.domains(session);
+		if session.destroyed or not domains then return; end
+		for remote in pairs(domains) do join(session, remote); end
+	end);
+	module:hook_global("s2s-destroyed", function (event) leave(event.session); end);
+	policy.on_change(rebuild);
+	rebuild();
+
+	-- The streams that count against the limit of `partner` for `domain`: the set of sessions,
+	-- and how many there are besides `except`.
+	local function party_streams(partner, domain, except)
+		local set, n = members[party(partner, domain)] or {}, 0;
+		for session in pairs(set) do
+			if session ~= except and not session.destroyed then n = n + 1; end
+		end
+		return set, n;
 	end
 
 	module:hook("s2s-authenticated", function (event)
