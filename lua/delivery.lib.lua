@@ -10,8 +10,7 @@
 -- policy in force still allows the method recorded. Drops are silent to the sender (an answer
 -- would tell which accounts exist), logged (once per stream and domain at info) and counted.
 
-local jid = require "util.jid";
-local jid_host, jid_bare = jid.host, jid.bare;
+local jid_host = require "util.jid".host;
 
 local hosts = prosody.hosts;
 
@@ -55,7 +54,8 @@ return function (policy, metrics, sessions, hot)
 			passed[origin], counts[origin] = list, 0;
 		end
 		local entry = hot.entry("incoming", not hosts[domain] and partner or nil);
-		entry.contact = jid_bare(from);
+		local parts = hot.jid(from);
+		entry.contact = parts and parts.bare; -- as the contact rules' slow path has it (contacts.lib.lua)
 		list[from], counts[origin] = entry, counts[origin] + 1;
 		return entry;
 	end

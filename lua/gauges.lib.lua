@@ -68,11 +68,7 @@ return function (policy, metrics, sessions)
 	end
 
 	-- After each record (streams.lib.lua's s2s-authenticated check, priority 10).
-	sessions.on_record(function (session)
-		local domains = sessions.domains(session);
-		if session.destroyed or not domains then return; end
-		for remote in pairs(domains) do count(session, remote, true); end
-	end);
+	sessions.on_domains(function (session, remote) count(session, remote, true); end);
 
 	module:hook_global("s2s-destroyed", function (event) uncount(event.session); end);
 

@@ -54,11 +54,7 @@ return function (policy, refuse, sessions)
 		for _, s in ipairs(sessions.walk()) do join(s.session, s.remote); end
 	end
 
-	sessions.on_record(function (session)
-		local domains = sessions.domains(session);
-		if session.destroyed or not domains then return; end
-		for remote in pairs(domains) do join(session, remote); end
-	end);
+	sessions.on_domains(join);
 	module:hook_global("s2s-destroyed", function (event) leave(event.session); end);
 	policy.on_change(rebuild);
 	rebuild();

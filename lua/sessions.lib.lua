@@ -47,6 +47,17 @@ local function records(session)
 	return auth and auth[host];
 end
 
+--- Call `listener(session, remote)` for every domain authenticated on `session` under this
+-- host's policy after each record made on it (the new one and those before: a listener that
+-- keeps a set adds each once), unless the stream is already gone.
+function sessions.on_domains(listener)
+	sessions.on_record(function (session)
+		local r = records(session);
+		if session.destroyed or not r then return; end
+		for remote in pairs(r) do listener(session, remote); end
+	end);
+end
+
 --- The domains authenticated on `session` under this host's policy, as { [domain] = method }
 -- (the session's own table: read it, never change it), or nil.
 sessions.domains = records;

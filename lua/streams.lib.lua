@@ -92,10 +92,10 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 	-- The stream mod_s2s would write to must have authenticated that domain under this host's
 	-- policy. Another one (a bidi stream on which another domain authenticated, XEP-0288; an
 	-- outgoing stream another local host's modules authenticated) is closed, and mod_s2s then
-	-- opens a new stream, negotiated under this policy.
-	local function check_route(to_host)
-		local route = s2sout[to_host];
-		if not route or verified[route] == to_host or route.destroyed then return; end
+	-- opens a new stream, negotiated under this policy. `route`: s2sout[to_host], not yet
+	-- verified for it.
+	local function check_route(route, to_host)
+		if route.destroyed then return; end
 		local t = route.type;
 		if t ~= "s2sout" and t ~= "s2sin" then return; end
 		if sessions.method(route, to_host) then
@@ -137,7 +137,7 @@ return function (policy, metrics, refuse, note_refusal, sessions, hot)
 			dests[to_host] = dest;
 		end
 		local route = s2sout[to_host];
-		if route and verified[route] ~= to_host then check_route(to_host); end
+		if route and verified[route] ~= to_host then check_route(route, to_host); end
 		local rule = dest[event.stanza.name]; -- the partner type's (replies, contacts)
 		if rule then return rule(event, dest); end
 		-- nil: on to mod_s2s (priority -1 / -10)
