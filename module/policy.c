@@ -163,8 +163,10 @@ static void compile_finish(lua_State *L, lua_Integer n)
 	struct s2sp_policy *p = lua_touserdata(L, 3);
 
 	p->npartners = (uint32_t)n;
-	/* the partners' tables, built on first use (pview.c) */
-	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+	/* the partners' tables, built on first use (pview.c); not presized: n slots at once would be
+	 * one large allocation, which Lua's collector pays for within this step (README
+	 * "Performance": 60 ms at 100,000 partners) */
+	lua_newtable(L);
 	lua_setiuservalue(L, 3, S2SP_UV_PARTNERS);
 	if (!lua_isnil(L, 2)) {
 		s2sp_compile_record(L, p, 0, 2, 1, 4);

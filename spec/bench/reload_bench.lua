@@ -365,6 +365,12 @@ local function main(env)
 	out("")
 	out("  Prosody's own reload of this config file (no module): longest stall %.0f ms, its parse %.0f ms, its "
 		.. "config-reloaded handlers %.0f ms (medians)", own_stall, median("prosody", "parse"), own_handlers)
+	-- Prosody's own second stall: its collector freeing the previous config's tables after the
+	-- parse (README "Performance"), in whichever turn comes next, the module's or not
+	local own_second = 0
+	for _, r in ipairs(results.prosody.list) do own_second = math.max(own_second, r.late[2] or 0) end
+	out("  Prosody alone, the longest stall besides the parse's (its collector after the parse), worst of %d: %.0f ms",
+		REPEATS, own_second)
 	out("  module's share of the longest stall (a config reload: its handler's part, or the longest stall besides "
 		.. "the parse's), worst of %d:", REPEATS)
 	for _, case in ipairs({ "changed", "unchanged", "runtime" }) do
