@@ -39,6 +39,7 @@ local prosody = require "harness.prosody"
 local N = tonumber(os.getenv("S2SP_BENCH_CG_N")) or 100
 local REPEATS = tonumber(os.getenv("S2SP_BENCH_CG_REPEATS")) or 3
 local LOADS = tonumber(os.getenv("S2SP_BENCH_CG_LOADS")) or 2
+local ALLOC = os.getenv("S2SP_BENCH_CG_ALLOC") or "bump"
 local WARMUP = 100
 local TARGET = 0.01 -- the module's instructions per stanza, at most 1% of the plain server's
 local VALGRIND = os.getenv("VALGRIND") or "valgrind"
@@ -87,8 +88,13 @@ local function main(env)
 	local dir = env.root .. "/callgrind"
 	util.mkdir(dir)
 	local script = util.check("command -v " .. util.shq(install.prosody)):gsub("%s+$", "")
-	local shim = env.root .. "/fixtime.so"
-	util.check(("%s -O2 -shared -fPIC -o %s spec/bench/fixtime.c"):format(os.getenv("CC") or "cc", util.shq(shim)))
+	local shims = {}
+	for _, name in ipairs(ALLOC == "bump" and { "fixtime", "bumpalloc" } or { "fixtime" }) do
+		shims[#shims + 1] = ("%s/%s.so"):format(env.root, name)
+		util.check(("%s -O2 -shared -fPIC -o %s spec/bench/%s.c -ldl"):format(os.getenv("CC") or "cc",
+			util.shq(shims[#shims]), name))
+	end
+	local shim = table.concat(shims, ":")
 	local launcher = ("env LD_PRELOAD=%s S2SP_FIXED_TIME=%d %s --tool=callgrind --dump-instr=no "
 		.. "--callgrind-out-file=%s/cg.%%p %s %s"):format(util.shq(shim), os.time(), VALGRIND, dir, LUA, script)
 	prosody.select(launcher).prosodyctl = install.prosodyctl -- the same installation's
