@@ -119,19 +119,39 @@ return function (metrics, replies, hot)
 
 	-- federated / public_verified with auto_approve: approve without asking. After mod_blocklist
 	-- (100), so a blocked contact is never approved, and before mod_presence (0).
+	local function applies(partner) return partner.auto_approve and partner.type ~= "public_unverified"; end
 	local function auto_approve(event)
 		if event.stanza.attr.type ~= "subscribe" then return; end
 		local partner, username, contact = subscription_request(event);
-		if not partner or not partner.auto_approve or partner.type == "public_unverified" then return; end
+		if not partner or not applies(partner) then return; end
 		if rostermanager.is_contact_subscribed(username, module.host, contact) then
 			return; -- already approved: mod_presence confirms and sends presence
 		end
 		return approve(username, contact, event.stanza);
 	end
 
-	for _, event in ipairs({ "presence/bare", "presence/full" }) do
-		module:hook(event, auto_approve, 10);
-	end
+	-- auto_approve is a handler of presence/bare and presence/full (priority 10) only while a
+	-- request from a partner it applies to goes down that chain: the delivery guard (2000) calls
+	-- this for such a request (hot.entry), which hooks it, runs the rest of the chain after the
+	-- guard (util.events sorts it among the others by priority), and unhooks it once no such
+	-- request is in the chain (a handler may wait for storage meanwhile). Every other presence
+	-- goes down a chain without it (README "Performance"). A request to the host itself is
+	-- mod_presence's alone.
+	local in_chain = {}; -- event name -> requests from such partners in its chain now
+	hot.approver = { applies = applies, handler = function (event)
+		local to = event.stanza.attr.to;
+		local parts = jid_parts(to);
+		if not (parts and parts.node) then return; end
+		local name = to == parts.bare and "presence/bare" or "presence/full"; -- as the router named it
+		local n = in_chain[name] or 0;
+		if n == 0 then module:hook(name, auto_approve, 10); end
+		in_chain[name] = n + 1;
+		local ok, ret = pcall(hot.rest, name, hot.delivery_guard, event);
+		in_chain[name] = in_chain[name] - 1;
+		if in_chain[name] == 0 then module:unhook(name, auto_approve); end
+		if not ok then error(ret, 0); end
+		return ret or false; -- the rest of the chain has run: never on to it again
+	end };
 
 	-- mod_lastactivity answers jabber:iq:last (XEP-0012) with the text of the user's last
 	-- unavailable presence: the same status note, by another path.
@@ -161,23 +181,8 @@ return function (metrics, replies, hot)
 		end
 	end
 
-	-- The handlers of route/remote after the partner check, which calls the status rule
-	-- (util.events' sorted list of the host's handlers), called as util.events goes on to them:
-	-- the first to return something ends it. The rest of the chain, no handler before it run
-	-- again.
-	local host_events = prosody.hosts[module.host].events;
-	local function rest_of_route(event)
-		local handlers, after, check = host_events.get_handlers("route/remote") or {}, false, hot.route_check;
-		for i = 1, #handlers do
-			local handler = handlers[i];
-			if after then
-				local ret = handler(event);
-				if ret ~= nil then return ret; end
-			elseif handler == check then
-				after = true;
-			end
-		end
-	end
+	-- The handlers of route/remote after the partner check, which calls the status rule.
+	local function rest_of_route(event) return hot.rest("route/remote", hot.route_check, event); end
 
 	-- The rest of route/remote for `event`, with child `i` (tag `tag_i`) of its stanza taken out
 	-- (or `shown` in its place) and every unwanted child after it, each put back where it was

@@ -97,9 +97,18 @@ return function (policy, metrics, sessions, hot)
 			sender, refused = admit(origin, stanza, stanza.attr.from);
 			if not sender then return refused; end
 		end
-		local rule = sender[stanza.name]; -- the partner type's (contacts)
-		if rule then return rule(event, sender); end
+		local name = stanza.name;
+		local rule = sender[name]; -- the partner type's (contacts)
+		if rule then
+			local ret = rule(event, sender);
+			if ret ~= nil then return ret; end
+		end
+		-- a subscription request from a partner whose requests are approved (hot.entry)
+		if name == "presence" and sender.subscribe and stanza.attr.type == "subscribe" then
+			return sender.subscribe(event, sender);
+		end
 	end
+	hot.delivery_guard = guard;
 
 	for _, kind in ipairs({ "message", "presence", "iq" }) do
 		for _, to in ipairs({ "bare", "full", "host" }) do

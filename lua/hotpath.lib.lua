@@ -6,6 +6,10 @@
 --   hot.add_rule(...)        adds one
 --   hot.entry(dir, partner)  what a guard keeps for a peer of that partner: it and its rules
 --   hot.route_check          the partner check of route/remote (set by streams.lib.lua)
+--   hot.delivery_guard       the delivery guard of stanzas from s2s (set by delivery.lib.lua)
+--   hot.approver             what handles a subscription request from a partner it approves
+--                            (set by contacts.lib.lua), as hot.entry puts it in an entry
+--   hot.rest(name, h, ev)    the handlers of event `name` after handler h, called for ev
 --   hot.jid(jid)             util.jid.split's parts, remembered
 
 local jid_split = require "util.jid".split;
@@ -53,10 +57,34 @@ return function ()
 	-- that a stanza finds its rule in the table its guard looked up anyway (README "Performance":
 	-- a federated partner's stanza pays one lookup of a field it does not have). The rules are
 	-- all added when the module loads, before any guard keeps anything.
+	-- An incoming entry also has `subscribe`, hot.approver's handler, when it applies to the
+	-- partner: the delivery guard calls it for presence of type subscribe only, so that what
+	-- approves a request costs nothing on other stanzas.
 	function hot.entry(direction, partner)
 		local entry = { partner = partner };
 		for name, rule in pairs(partner and hot[direction][partner.type] or {}) do entry[name] = rule; end
+		local approver = hot.approver;
+		if partner and direction == "incoming" and approver and approver.applies(partner) then
+			entry.subscribe = approver.handler;
+		end
 		return entry;
+	end
+
+	--- The handlers of the host's event `name` after `handler` (util.events' sorted list), called
+	-- for `event` as util.events goes on to them: the first to return something ends it, and
+	-- that is returned. No handler before `handler`, nor it, runs again.
+	local host_events = prosody.hosts[module.host].events;
+	function hot.rest(name, handler, event)
+		local handlers, after = host_events.get_handlers(name) or {}, false;
+		for i = 1, #handlers do
+			local h = handlers[i];
+			if after then
+				local ret = h(event);
+				if ret ~= nil then return ret; end
+			elseif h == handler then
+				after = true;
+			end
+		end
 	end
 
 	--- The parts of `jid` (util.jid.split's, remembered): { node =, host =, bare = }, or nil for

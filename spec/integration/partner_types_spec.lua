@@ -98,8 +98,18 @@ describe("partner types on a.test #integration", function()
 		return a:wait_log(("Dropping %s from %s"):format(kind, from), { since = since, timeout = T, plain = true })
 	end
 
+	-- How many handlers a.test's presence/bare and presence/full chains have (its admin shell).
+	local function presence_chains()
+		local out = a:shell('> local e = prosody.hosts["a.test"].events; return #e.get_handlers("presence/bare")'
+			.. ' .. "/" .. #e.get_handlers("presence/full")')
+		return assert(out:match("Result: (%d+/%d+)"), out)
+	end
+
 	it("approves subscription requests from federated and public_verified users without asking", function()
 		local remotes = { "fred@fed.test", "pat@pv.test" }
+		-- the approval's handler is in the chain only while such a request goes down it (README
+		-- "Performance"): the chains are the same before and after
+		local chains = presence_chains()
 		for _, jid in ipairs(remotes) do assert(acc[jid:match("^[^@]+")]:subscribe(ALICE)) end
 		for _, jid in ipairs(remotes) do
 			local remote = acc[jid:match("^[^@]+")]
@@ -115,6 +125,7 @@ describe("partner types on a.test #integration", function()
 		end
 		assert(acc.alice:expect_no_presence{ from = remotes[1], type = "subscribe", within = QUIET })
 		assert(acc.alice:expect_no_presence{ from = remotes[2], type = "subscribe", within = AFTER })
+		assert.equal(chains, presence_chains())
 	end)
 
 	-- A raw s2s stream from `domain` to a.test, authenticated with SASL EXTERNAL (the peer
